@@ -1,0 +1,166 @@
+"""The ``sweeper`` command line: thin Typer commands over library functions.
+
+This is the only place that turns a SweeperError into an exit code (1) and a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from sweeper.errors import SweeperError
+from sweeper.tracking.console import make_console
+
+app = typer.Typer(
+    help="Sweep multimodal fusion architectures with Ray Tune, Optuna and ASHA; track in MLflow; recommend a default.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = make_console()
+err_console = make_console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(command: F) -> F:
+    """Print a SweeperError as one line and exit 1; anything else is a bug and keeps its traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SweeperError as exc:
+            err_console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+@app.command()
+@_user_errors
+def run(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec YAML, e.g. search_spaces/demo.yaml.")],
+    name: Annotated[str | None, typer.Option(help="Sweep name (default: the spec's name).")] = None,
+    sweeps_dir: Annotated[Path, typer.Option(help="Folder that holds one sub-folder per sweep.")] = Path("sweeps"),
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the sweep folder).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier sweep of the same name.")] = False,
+    recommend: Annotated[bool, typer.Option(help="Print the recommendation when the sweep ends.")] = True,
+) -> None:
+    """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; results go to Parquet and MLflow."""
+    from sweeper.config import load_spec
+    from sweeper.tune import run_sweep
+
+    sweep = load_spec(spec)
+    if name:
+        sweep = sweep.model_copy(update={"name": name})
+    sweep_dir = sweeps_dir / sweep.name
+    console.print(
+        f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
+        f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"
+    )
+    outcome = run_sweep(sweep, sweep_dir, address=address, tracking_uri=tracking_uri, overwrite=overwrite)
+    counts = ", ".join(f"{n} {status}" for status, n in outcome.counts.items() if n)
+    console.print(f"sweep finished in {outcome.wall_s:.1f} s: {counts}")
+    console.print(f"results: {sweep_dir}/results   MLflow: {outcome.tracking_uri}   UI: sweeper ui {sweep_dir}")
+    if recommend:
+        _print_recommendation(sweep_dir, None, None, [], Format.table)
+
+
+@app.command("recommend")
+@_user_errors
+def recommend_command(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder, e.g. sweeps/demo.")],
+    metric: Annotated[str | None, typer.Option(help="Metric to rank by (default: the sweep's objective).")] = None,
+    mode: Annotated[str | None, typer.Option(help="'max' or 'min' (default: the objective's, else guessed).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Fusion to leave out; repeat for several.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Rank configurations, show the best of each fusion type and name the best default fusion."""
+    _print_recommendation(sweep_dir, metric, mode, exclude or [], format)
+
+
+def _print_recommendation(
+    sweep_dir: Path, metric: str | None, mode: str | None, exclude: list[str], fmt: Format
+) -> None:
+    from sweeper.recommend import print_table, recommend, render_json, render_markdown
+
+    rec = recommend(sweep_dir, metric=metric, mode=mode, exclude=exclude)
+    if fmt is Format.json:
+        typer.echo(render_json(rec))
+    elif fmt is Format.md:
+        typer.echo(render_markdown(rec))
+    else:
+        print_table(rec, console)
+
+
+@app.command()
+@_user_errors
+def ui(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder, e.g. sweeps/demo.")],
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to bind; loopback by default.")] = "127.0.0.1",
+) -> None:
+    """Open the MLflow UI on a sweep's own store (stop it with Ctrl-C)."""
+    typer.echo(f"MLflow UI for {sweep_dir} on http://{host}:{port}  (Ctrl-C to stop)")
+    raise typer.Exit(subprocess.call(ui_command(sweep_dir, host, port)))
+
+
+def ui_command(sweep_dir: Path, host: str, port: int) -> list[str]:
+    """The ``mlflow ui`` command line that serves ``sweep_dir``'s SQLite store and artifacts."""
+    from sweeper.errors import SweepError
+    from sweeper.tracking.mlflow_tracker import ARTIFACTS_DIR, MLFLOW_DB, default_tracking_uri
+
+    if not (sweep_dir / MLFLOW_DB).is_file():
+        raise SweepError(f"no MLflow store in {str(sweep_dir)!r}: {MLFLOW_DB} is missing (is it a sweep folder?)")
+    os.environ.setdefault("MLFLOW_SERVER_ALLOWED_HOSTS", f"{host}:{port},localhost:{port}")
+    return [
+        sys.executable, "-m", "mlflow", "ui",
+        "--backend-store-uri", default_tracking_uri(sweep_dir),
+        "--default-artifact-root", (sweep_dir / ARTIFACTS_DIR).resolve().as_uri(),
+        "--host", host, "--port", str(port),
+    ]  # fmt: skip
+
+
+@app.command()
+@_user_errors
+def check(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec YAML to validate.")],
+    samples: Annotated[int, typer.Option(min=0, help="Configurations to draw from the space and show.")] = 5,
+) -> None:
+    """Validate a sweep spec and show configurations its search space produces, without running anything."""
+    from sweeper.config import load_spec
+    from sweeper.tune import sample_configs
+
+    sweep = load_spec(spec)
+    console.print(f"{spec}: valid sweep spec [bold]{sweep.name}[/bold] with parameters {', '.join(sweep.parameters)}")
+    for config in sample_configs(sweep, samples, seed=sweep.budget.seed):
+        console.print(
+            "  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""The typed sweep spec, loaded from YAML and validated with pydantic.
+
+Unknown keys are errors everywhere. Every problem becomes one ``ConfigError`` line naming the file, the key, the
+value given and what is allowed. ``SweepSpec.trial_config`` turns one sampled set of hyperparameters into the
+``TrainConfig`` a trial trains with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from sweeper.data import MultimodalDataset, make_synthetic
+from sweeper.errors import ConfigError
+from sweeper.models import FUSIONS, ModelConfig
+from sweeper.train import TrainConfig
+
+MODEL_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig))
+TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("model", "objective"))
+# Hyperparameters a search space may name: the scalar fields of ModelConfig and TrainConfig.
+SEARCHABLE = tuple(k for k in MODEL_KEYS if k != "encoders") + TRAIN_KEYS
+Scalar = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    """A section whose unknown keys are reported with the list of allowed ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if key not in cls.model_fields:
+                    raise ValueError(f"unknown key {key!r}; allowed: {', '.join(cls.model_fields)}")
+        return data
+
+
+class _Param(_Strict):
+    # Sample this parameter only when every named parameter took one of the listed values (define-by-run).
+    when: dict[str, list[Scalar]] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _when_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("when"), dict):
+            data = {**data, "when": {k: v if isinstance(v, list) else [v] for k, v in data["when"].items()}}
+        return data
+
+
+class ChoiceParam(_Param):
+    type: Literal["choice"]
+    values: list[Scalar]
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> ChoiceParam:
+        if not self.values:
+            raise ValueError("empty choice: values must list at least one value")
+        return self
+
+
+class IntParam(_Param):
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+    step: int = 1
+
+    @model_validator(mode="after")
+    def _valid_range(self) -> IntParam:
+        _check_range(self.low, self.high, self.log, allow_equal=True)
+        return self
+
+
+class FloatParam(_Param):
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _valid_range(self) -> FloatParam:
+        _check_range(self.low, self.high, self.log, allow_equal=False)
+        return self
+
+
+class FixedParam(_Param):
+    type: Literal["fixed"]
+    value: Scalar
+
+
+Param = Annotated[ChoiceParam | IntParam | FloatParam | FixedParam, Field(discriminator="type")]
+
+
+def _check_range(low: float, high: float, log: bool, *, allow_equal: bool) -> None:
+    if high < low or (high == low and not allow_equal):
+        raise ValueError(f"empty range: low={low} must be below high={high}")
+    if log and low <= 0:
+        raise ValueError(f"a log-scale range needs low > 0, but got low={low}")
+
+
+class DataSection(_Strict):
+    source: Literal["synthetic"] = "synthetic"  # the built-in generator (sweeper.data.synthetic)
+    n_samples: int = Field(3000, ge=60)
+    image_size: int = Field(16, ge=4)
+    signal_length: int = Field(64, ge=8)
+    label_noise: float = Field(0.05, ge=0, le=1)
+    seed: int = 0
+
+
+class ObjectiveSection(_Strict):
+    metric: str = "val/mean_macro_f1"  # any reported val metric, e.g. val/agree/auroc
+    mode: Literal["max", "min"] = "max"
+
+
+class BudgetSection(_Strict):
+    num_samples: int = Field(12, ge=1)  # trials Optuna proposes
+    max_epochs: int = Field(6, ge=1)  # full budget of a trial; ASHA's max_t
+    grace_period: int = Field(2, ge=1)  # epochs every trial gets before ASHA may stop it
+    reduction_factor: float = Field(2, gt=1)  # ASHA keeps 1/reduction_factor of trials at each rung
+    max_concurrent: int = Field(2, ge=1)  # trials running at once
+    seed: int = 0  # Optuna sampler seed
+
+    @model_validator(mode="after")
+    def _grace_within_budget(self) -> BudgetSection:
+        if self.grace_period > self.max_epochs:
+            raise ValueError(f"grace_period={self.grace_period} exceeds max_epochs={self.max_epochs}")
+        return self
+
+
+class ResourcesSection(_Strict):
+    cpu: float = Field(1, gt=0)  # CPUs per trial
+    gpu: float = Field(0, ge=0)  # GPUs per trial; a fraction such as 0.25 packs trials onto one GPU
+
+
+class SweepSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    data: DataSection = DataSection()
+    model: dict[str, Any] = {}  # defaults for ModelConfig fields
+    train: dict[str, Any] = {}  # defaults for TrainConfig fields
+    objective: ObjectiveSection = ObjectiveSection()
+    parameters: dict[str, Param]
+    budget: BudgetSection = BudgetSection()
+    resources: ResourcesSection = ResourcesSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalars_are_fixed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
+            data = dict(data)
+            data["parameters"] = {
+                k: v if isinstance(v, dict) else {"type": "fixed", "value": v} for k, v in data["parameters"].items()
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepSpec:
+        _check_keys("model", self.model, MODEL_KEYS)
+        _check_keys("train", self.train, TRAIN_KEYS)
+        if not self.parameters:
+            raise ValueError("parameters: a search space needs at least one parameter")
+        declared: list[str] = []
+        for name, param in self.parameters.items():
+            if name not in SEARCHABLE:
+                raise ValueError(f"parameters: unknown parameter {name!r}; allowed: {', '.join(SEARCHABLE)}")
+            for other, values in (param.when or {}).items():
+                if other not in declared:
+                    raise ValueError(
+                        f"parameters.{name}.when names unknown parameter {other!r}; "
+                        f"it must be declared before {name!r}: {', '.join(declared) or 'none'}"
+                    )
+                if other == "fusion":
+                    _check_fusions(f"parameters.{name}.when.fusion", values)
+            declared.append(name)
+        fusion = self.parameters.get("fusion")
+        if isinstance(fusion, ChoiceParam):
+            _check_fusions("parameters.fusion.values", fusion.values)
+        elif isinstance(fusion, FixedParam):
+            _check_fusions("parameters.fusion.value", [fusion.value])
+        try:
+            self.trial_config(self.default_point())  # type-checks model/train against the dataclasses
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def default_point(self) -> dict[str, Any]:
+        """One valid assignment: each parameter's first value, low end or fixed value (conditions ignored)."""
+        point: dict[str, Any] = {}
+        for name, p in self.parameters.items():
+            point[name] = p.values[0] if isinstance(p, ChoiceParam) else p.value if isinstance(p, FixedParam) else p.low
+        return point
+
+    def trial_config(self, params: dict[str, Any]) -> TrainConfig:
+        """The TrainConfig for one trial: ``model``/``train`` defaults overridden by the sampled ``params``."""
+        model = {**self.model, **{k: v for k, v in params.items() if k in MODEL_KEYS}}
+        train = {**self.train, **{k: v for k, v in params.items() if k in TRAIN_KEYS}}
+        train |= {"max_epochs": self.budget.max_epochs, "objective": self.objective.metric}
+        section = "model"
+        try:
+            model_config = _MODEL_ADAPTER.validate_python(model)
+            section = "train"
+            return _TRAIN_ADAPTER.validate_python({**train, "model": model_config})
+        except ValidationError as exc:
+            raise ConfigError(f"{section}.{_first_error(exc)}") from None
+
+
+_MODEL_ADAPTER = TypeAdapter(ModelConfig)
+_TRAIN_ADAPTER = TypeAdapter(TrainConfig)
+
+
+def _check_keys(section: str, values: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in values:
+        if key not in allowed:
+            raise ValueError(f"{section}: unknown key {key!r}; allowed: {', '.join(allowed)}")
+
+
+def _check_fusions(where: str, values: list[Scalar]) -> None:
+    for value in values:
+        if value not in FUSIONS:
+            raise ValueError(f"{where}: unknown fusion {value!r}; known: {', '.join(FUSIONS.names())}")
+
+
+_PARAM_TYPES = ("choice", "int", "float", "fixed")
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    msg = err["msg"].removeprefix("Value error, ")
+    parts = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+    if len(parts) > 2 and parts[0] == "parameters" and parts[2] in _PARAM_TYPES:
+        del parts[2]  # the union's tag, which the user did not write as a key
+    loc = ".".join(parts)
+    if err["type"] == "union_tag_not_found":
+        return f"{loc}: 'type' is missing; allowed types: {', '.join(_PARAM_TYPES)}"
+    if err["type"] == "union_tag_invalid":
+        tag = err.get("ctx", {}).get("tag", "")
+        return f"{loc}.type: unknown parameter type {tag!r}; allowed: {', '.join(_PARAM_TYPES)}"
+    given = "" if err["type"] == "value_error" else f" (got {err.get('input')!r})"
+    return f"{loc}: {msg}{given}" if loc else f"{msg}{given}"
+
+
+def parse_spec(data: Any, source: str = "<spec>") -> SweepSpec:
+    """Validate an already-parsed YAML document; every problem is one ConfigError line."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a sweep spec must be a YAML mapping, but got {type(data).__name__}")
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep spec {str(path)!r} does not exist or is not a file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_spec(data, str(path))
+
+
+def build_dataset(section: DataSection) -> MultimodalDataset:
+    """The dataset a data section describes (the built-in generator for now)."""
+    return make_synthetic(
+        section.n_samples,
+        image_size=section.image_size,
+        signal_length=section.signal_length,
+        label_noise=section.label_noise,
+        seed=section.seed,
+    )

@@ -1,0 +1,27 @@
+"""The one exception root of sweeper.
+
+Library code raises these; only ``sweeper.cli`` turns them into an exit code and a one-line message.
+A message states what was wrong, the value that was given and what is allowed.
+"""
+
+from __future__ import annotations
+
+
+class SweeperError(Exception):
+    """Root of every error sweeper raises on purpose (a user's mistake or an unusable input)."""
+
+
+class ConfigError(SweeperError):
+    """The sweep spec (YAML) or a command-line option is invalid."""
+
+
+class RegistryError(SweeperError):
+    """A name is unknown to a registry, or registered twice."""
+
+
+class DataError(SweeperError):
+    """A dataset cannot be built or read."""
+
+
+class SweepError(SweeperError):
+    """A sweep cannot start, or its folder is not a sweep."""

@@ -1,0 +1,10 @@
+"""Models: encoders -> fusion -> one head per task, each part chosen by its registry name."""
+
+from __future__ import annotations
+
+from sweeper.models.build import ModelConfig, MultimodalModel, build_model
+from sweeper.models.encoders import ENCODERS
+from sweeper.models.fusion import FUSIONS
+from sweeper.models.heads import HEADS
+
+__all__ = ["ENCODERS", "FUSIONS", "HEADS", "ModelConfig", "MultimodalModel", "build_model"]

@@ -1,0 +1,18 @@
+"""Encoders, one family per modality kind, registered under their YAML name (``encoders: {image: cnn2d}``)."""
+
+from __future__ import annotations
+
+from sweeper.models.encoders._base import Encoder
+from sweeper.registry import Registry
+
+ENCODERS: Registry[Encoder] = Registry("encoder")
+
+# The encoder used for a modality kind when the config names none.
+DEFAULT_ENCODERS: dict[str, str] = {"image": "cnn2d", "tabular": "mlp", "signal": "cnn1d"}
+
+# Imported for their registration side effect; they need ENCODERS above.
+from sweeper.models.encoders.image import CNN2dEncoder  # noqa: E402
+from sweeper.models.encoders.signal import CNN1dEncoder  # noqa: E402
+from sweeper.models.encoders.tabular import MLPEncoder  # noqa: E402
+
+__all__ = ["DEFAULT_ENCODERS", "ENCODERS", "CNN1dEncoder", "CNN2dEncoder", "Encoder", "MLPEncoder"]

@@ -1,0 +1,29 @@
+"""Signal encoder: a small ResNet-style 1-D CNN for audio, EEG or sensor channels."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from sweeper.models.encoders import ENCODERS
+from sweeper.models.encoders._base import Encoder
+from sweeper.models.encoders._conv import conv_stack
+from sweeper.models.layers import require_positive
+
+
+@ENCODERS.register("cnn1d", "small ResNet-style 1-D CNN for signals (width, depth), global average pool")
+class CNN1dEncoder(Encoder):
+    name = "cnn1d"
+    input_ndim = 2
+    layout = "(C, L)"
+
+    def __init__(self, input_shape: tuple[int, ...], output_dim: int, *, width: int = 16, depth: int = 2) -> None:
+        super().__init__(input_shape, output_dim)
+        require_positive("width", width)
+        require_positive("depth", depth)
+        self.features = conv_stack(1, input_shape[0], width, depth, kernel_size=5)
+        self.out = nn.Linear(width, output_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.features(x)  # (B, width, L')
+        h = h.mean(dim=2)  # (B, width)
+        return self.out(h)  # (B, output_dim)

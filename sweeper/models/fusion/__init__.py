@@ -1,0 +1,20 @@
+"""Fusion families, one small module each, registered under the name used in YAML (``fusion: gated``).
+
+A new fusion is one file: subclass ``Fusion``, decorate it with ``@FUSIONS.register(name, description)`` and
+import it below. The registry-wide contract test picks it up with no other edits.
+"""
+
+from __future__ import annotations
+
+from sweeper.models.fusion._base import Fusion
+from sweeper.registry import Registry
+
+FUSIONS: Registry[Fusion] = Registry("fusion")
+
+# Imported for their registration side effect; they need FUSIONS above.
+from sweeper.models.fusion.concat import ConcatFusion  # noqa: E402
+from sweeper.models.fusion.cross_attention import CrossAttentionFusion  # noqa: E402
+from sweeper.models.fusion.gated import GatedFusion  # noqa: E402
+from sweeper.models.fusion.low_rank import LowRankFusion  # noqa: E402
+
+__all__ = ["FUSIONS", "ConcatFusion", "CrossAttentionFusion", "Fusion", "GatedFusion", "LowRankFusion"]

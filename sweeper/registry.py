@@ -1,0 +1,77 @@
+"""One small generic name -> factory registry, used by encoders, fusions, heads and losses.
+
+The YAML value is the registry key (``fusion: gated``). Registering a name twice is an error, and ``create``
+passes a factory only the keyword arguments its signature accepts and that are not None, so a conditional
+hyperparameter (``heads`` for attention fusions only) is honoured where it applies and ignored elsewhere.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sweeper.errors import RegistryError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered factory with the facts ``sweeper list`` shows."""
+
+    name: str
+    factory: Callable[..., T]
+    description: str
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """Keyword arguments the factory takes beyond the ones every member of its kind takes, with defaults."""
+        params = inspect.signature(self.factory).parameters
+        return {
+            n: p.default
+            for n, p in params.items()
+            if p.kind is p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
+        }
+
+
+class Registry(Generic[T]):
+    """Maps names to factories of one kind (``kind`` is used in messages: "unknown fusion 'gatd'")."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def register(self, name: str, description: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator registering ``factory`` under ``name``; a duplicate name raises RegistryError."""
+
+        def decorator(factory: Callable[..., T]) -> Callable[..., T]:
+            if name in self._entries:
+                raise RegistryError(f"{self.kind} {name!r} is registered twice")
+            self._entries[name] = Entry(name, factory, description)
+            return factory
+
+        return decorator
+
+    def get(self, name: str) -> Entry[T]:
+        if name not in self._entries:
+            raise RegistryError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
+        return self._entries[name]
+
+    def create(self, name: str, *args: Any, **kwargs: Any) -> T:
+        """Build ``name``, dropping keyword arguments that are None or that its factory does not take."""
+        factory = self.get(name).factory
+        params = inspect.signature(factory).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        kept = {k: v for k, v in kwargs.items() if v is not None and (takes_any or k in params)}
+        return factory(*args, **kept)
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(self._entries[n] for n in self.names())

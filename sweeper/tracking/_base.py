@@ -1,0 +1,58 @@
+"""What a sweep tells its trackers, independent of Ray: the hooks every tracker may implement.
+
+Lifecycle: ``on_sweep_start`` once, then per trial ``on_trial_start``, ``on_epoch`` for each reported epoch and
+``on_trial_end`` exactly once, then ``on_sweep_end``. All hooks run on the driver, in order, one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class TrialStatus(str, Enum):
+    """How a trial ended. Only COMPLETED trials reached the full budget and are compared as finished."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"  # trained for max_epochs
+    PRUNED = "pruned"  # stopped early by the scheduler (ASHA)
+    FAILED = "failed"  # raised an error
+
+    @classmethod
+    def of(cls, last_epoch: int | None, max_epochs: int, *, error: bool) -> TrialStatus:
+        """The status of a finished trial: failed if it raised, else completed iff it reached max_epochs."""
+        if error:
+            return cls.FAILED
+        return cls.COMPLETED if (last_epoch or 0) >= max_epochs else cls.PRUNED
+
+
+@dataclass
+class TrialRecord:
+    """One trial as the trackers see it."""
+
+    trial_id: str
+    params: dict[str, Any]  # the sampled hyperparameters (only those that applied to this trial)
+    epochs: list[dict[str, float]] = field(default_factory=list)  # reported metrics, one dict per epoch
+    status: TrialStatus = TrialStatus.RUNNING
+    error: str | None = None
+    wall_s: float = 0.0  # trial wall time as Ray measured it, overheads included
+
+
+class SweepCallback:
+    """No-op hooks; a tracker overrides the ones it needs."""
+
+    def on_sweep_start(self) -> None:
+        """Called once before any trial starts."""
+
+    def on_trial_start(self, trial: TrialRecord) -> None:
+        """A trial was given its configuration and started."""
+
+    def on_epoch(self, trial: TrialRecord, metrics: dict[str, float]) -> None:
+        """A trial reported one epoch's metrics (already appended to ``trial.epochs``)."""
+
+    def on_trial_end(self, trial: TrialRecord) -> None:
+        """A trial ended; ``trial.status`` says how."""
+
+    def on_sweep_end(self, trials: list[TrialRecord]) -> None:
+        """Every trial has ended (or the sweep was interrupted)."""

@@ -1,0 +1,52 @@
+"""A line on the terminal for every trial that ends, so a person sees a sweep progress."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+from rich.console import Console
+
+from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
+
+
+def make_console(*, stderr: bool = False, quiet: bool = False) -> Console:
+    """A rich Console that keeps tables readable when output is piped or logged (160 columns, not 80)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, quiet=quiet, width=None if stream.isatty() else 160)
+
+
+_STYLE = {TrialStatus.COMPLETED: "green", TrialStatus.PRUNED: "yellow", TrialStatus.FAILED: "red"}
+
+
+class ConsoleProgress(SweepCallback):
+    def __init__(self, total: int, objective: str, *, quiet: bool = False) -> None:
+        self.total = total
+        self.objective = objective
+        self.quiet = quiet
+        self.ended = 0
+
+    @functools.cached_property
+    def console(self) -> Console:
+        return make_console(quiet=self.quiet)
+
+    def __getstate__(self) -> dict:
+        # Ray Tune pickles its callbacks with the experiment; a Console holds a lock and cannot be pickled.
+        return {k: v for k, v in self.__dict__.items() if k != "console"}
+
+    def on_trial_end(self, trial: TrialRecord) -> None:
+        self.ended += 1
+        last = trial.epochs[-1] if trial.epochs else {}
+        score = last.get(self.objective)
+        params = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+        shown = f"{self.objective}={score:.4f}" if score is not None else (trial.error or "no result")
+        style = _STYLE.get(trial.status, "white")
+        self.console.print(
+            f"[{self.ended:>3}/{self.total}] {trial.trial_id} [{style}]{trial.status.value:<9}[/{style}] "
+            f"epochs={int(last.get('epoch', 0))} {shown}  ({params})",
+            highlight=False,
+        )
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,6 @@
+"""The pure PyTorch training loop (no Ray, no MLflow)."""
+
+from sweeper.train.loop import Report, TrainConfig, TrainState, fit
+from sweeper.train.metrics import evaluate
+
+__all__ = ["Report", "TrainConfig", "TrainState", "evaluate", "fit"]

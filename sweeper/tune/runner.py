@@ -1,0 +1,169 @@
+"""Run a sweep: Ray Tune's Tuner with Optuna proposing configurations and ASHA stopping weak trials.
+
+Where things go (``sweeps/<name>/``): ``spec.yaml`` (the validated spec), ``results/`` (Parquet, the source of
+truth), ``mlflow.db`` + ``mlartifacts/`` (the MLflow store, unless a tracking URI is given), ``optuna.db`` (the
+Optuna study) and ``ray/`` (Tune's experiment state and each trial's latest checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sweeper.config import SweepSpec, build_dataset
+from sweeper.errors import SweepError
+from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, TrialStatus, default_tracking_uri
+from sweeper.tracking.console import ConsoleProgress
+
+SPEC_FILE = "spec.yaml"
+OPTUNA_DB = "optuna.db"
+
+
+@dataclass
+class SweepOutcome:
+    """What a finished sweep left behind, and how long it took."""
+
+    sweep_dir: Path
+    tracking_uri: str
+    optuna_storage: str
+    wall_s: float
+    counts: dict[str, int]  # status -> number of trials
+
+
+def prepare_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
+    """Create the folder; refuse to mix a new sweep into an old one's results unless told to replace them."""
+    if sweep_dir.exists() and any(sweep_dir.iterdir()):
+        if not overwrite:
+            raise SweepError(
+                f"sweep folder {str(sweep_dir)!r} already holds a sweep; pass --overwrite to replace it "
+                "or --name to start another"
+            )
+        shutil.rmtree(sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    sweep_dir: Path,
+    *,
+    address: str | None = None,
+    tracking_uri: str | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> SweepOutcome:
+    """Run ``spec`` to the end and write everything under ``sweep_dir``; Ray is started locally if needed.
+
+    A line is printed as each trial ends unless ``quiet``.
+    """
+    sweep_dir = Path(sweep_dir).resolve()
+    data = build_dataset(spec.data)  # fail on bad data before anything is written
+    prepare_sweep_dir(sweep_dir, overwrite=overwrite)
+    spec_file = sweep_dir / SPEC_FILE
+    spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # Parquet + MLflow replace CSV/JSON/TB
+    # num_to_keep=1 forces an experiment-state snapshot after each checkpoint (a few ms here); Tune warns each time.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # With the CSV/JSON loggers off, Tune's ResultGrid warns that it found no result.json; Parquet holds them.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    import ray
+    from ray import tune
+
+    from sweeper.tune.callbacks import TrackerBridge
+    from sweeper.tune.searcher import PruningAwareOptunaSearch
+    from sweeper.tune.space import define_by_run
+    from sweeper.tune.trainable import train_trial
+
+    started_ray = _init_ray(address)
+    try:
+        import optuna
+        from ray.tune.schedulers import ASHAScheduler
+
+        optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
+        searcher = PruningAwareOptunaSearch(
+            space=define_by_run(spec),
+            metric=spec.objective.metric,
+            mode=spec.objective.mode,
+            sampler=optuna.samplers.TPESampler(seed=spec.budget.seed),
+            study_name=spec.name,
+            storage=optuna.storages.RDBStorage(optuna_storage),
+            max_epochs=spec.budget.max_epochs,
+        )
+        scheduler = ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=spec.budget.max_epochs,
+            grace_period=spec.budget.grace_period,
+            reduction_factor=spec.budget.reduction_factor,
+        )
+        param_names = list(spec.parameters)
+        tracking_uri = tracking_uri or default_tracking_uri(sweep_dir)
+        trackers: list[SweepCallback] = [
+            ParquetResults(sweep_dir, spec.name, param_names, spec.objective.metric, spec.objective.mode),
+            MlflowTracker(sweep_dir, spec.name, tracking_uri, spec_file, _sweep_params(spec)),
+            ConsoleProgress(spec.budget.num_samples, spec.objective.metric, quiet=quiet),
+        ]
+        bridge = TrackerBridge(trackers, param_names, spec.budget.max_epochs)
+        trainable = tune.with_resources(
+            tune.with_parameters(train_trial, data=data, spec=spec),  # the dataset goes to the object store once
+            {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
+        )
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                metric=spec.objective.metric,
+                mode=spec.objective.mode,
+                search_alg=searcher,
+                scheduler=scheduler,
+                num_samples=spec.budget.num_samples,
+                max_concurrent_trials=spec.budget.max_concurrent,
+                reuse_actors=True,  # a new actor per trial costs seconds; trials share resource shapes
+                trial_dirname_creator=lambda trial: trial.trial_id,
+            ),
+            run_config=tune.RunConfig(
+                name="ray",
+                storage_path=str(sweep_dir),
+                callbacks=[bridge],
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                verbose=0,
+            ),
+        )
+        started = time.perf_counter()
+        tuner.fit()
+        wall_s = time.perf_counter() - started
+    finally:
+        if started_ray:
+            ray.shutdown()
+    counts = {s.value: sum(r.status is s for r in bridge.records.values()) for s in TrialStatus}
+    if bridge.records and counts[TrialStatus.FAILED.value] == len(bridge.records):
+        first = next(iter(bridge.records.values()))
+        raise SweepError(f"every trial failed; the first with: {first.error}")
+    return SweepOutcome(sweep_dir, tracking_uri, optuna_storage, wall_s, counts)
+
+
+def _init_ray(address: str | None) -> bool:
+    """Join ``address`` (or RAY_ADDRESS), else start a local Ray on this machine's cores; True if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise SweepError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
+    return True
+
+
+def _sweep_params(spec: SweepSpec) -> dict[str, object]:
+    budget = {f"budget.{k}": v for k, v in spec.budget.model_dump().items()}
+    resources = {f"resources.{k}": v for k, v in spec.resources.model_dump().items()}
+    return {"objective": spec.objective.metric, "mode": spec.objective.mode, **budget, **resources}

@@ -1,0 +1,48 @@
+"""Ray Tune's OptunaSearch, telling Optuna the truth about trials the scheduler stopped.
+
+Ray's OptunaSearch reports every intermediate value, but closes a trial that ASHA stopped early as COMPLETE with its
+low-budget score, which misleads TPE (it then models an under-trained score as a final one). Here a trial that ended
+without error before ``max_epochs`` is told to Optuna as PRUNED (Optuna then records its last intermediate value),
+a trial that raised as FAIL, and only a trial that trained the full budget as COMPLETE.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from optuna.trial import TrialState
+from ray.tune.search.optuna import OptunaSearch
+
+from sweeper.tracking import TrialStatus
+
+logger = logging.getLogger(__name__)
+_OPTUNA_STATE = {
+    TrialStatus.COMPLETED: TrialState.COMPLETE,
+    TrialStatus.PRUNED: TrialState.PRUNED,
+    TrialStatus.FAILED: TrialState.FAIL,
+}
+
+
+class PruningAwareOptunaSearch(OptunaSearch):
+    """OptunaSearch whose early-stopped trials reach the study as PRUNED; ``max_epochs`` is the full budget."""
+
+    def __init__(self, *args: Any, max_epochs: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_epochs = max_epochs
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        last_epoch = (result or {}).get("training_iteration")
+        value = (result or {}).get(self._metric)
+        status = TrialStatus.of(last_epoch, self.max_epochs, error=error)
+        if status is TrialStatus.COMPLETED and value is None:
+            status = TrialStatus.FAILED  # finished but never reported the objective
+        state = _OPTUNA_STATE[status]
+        assert self._ot_study is not None, "the study is created before any trial is suggested"
+        try:
+            self._ot_study.tell(self._ot_trials[trial_id], value if state is TrialState.COMPLETE else None, state=state)
+        except Exception as exc:  # Optuna refuses e.g. a NaN value; the trial must not take the sweep down
+            logger.warning("Optuna did not accept trial %s: %s", trial_id, exc)
+        self._completed_trials.add(trial_id)

@@ -1,0 +1,35 @@
+"""The function Ray Tune runs for each trial: it adapts the pure PyTorch ``fit`` to Ray's report/checkpoint API."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sweeper.config import SweepSpec
+from sweeper.data import MultimodalDataset
+from sweeper.train import TrainState, fit
+
+STATE_FILE = "state.pt"
+
+
+def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepSpec) -> None:
+    """Train one configuration; report every epoch to Tune with a checkpoint, resume from Tune's checkpoint."""
+    from ray import tune
+
+    torch.set_num_threads(max(1, int(spec.resources.cpu)))  # two trials on two cores must not both take both
+    device = "cuda" if spec.resources.gpu > 0 and torch.cuda.is_available() else "cpu"
+    resume = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            resume = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=False)
+
+    def report(metrics: dict[str, float], state: TrainState) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(state, Path(folder) / STATE_FILE)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    fit(spec.trial_config(config), data.to(device), report, resume=resume, device=device)

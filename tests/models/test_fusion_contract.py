@@ -1,0 +1,109 @@
+"""The contract every registered fusion keeps; a new fusion is tested here with no edits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from sweeper.errors import ConfigError
+from sweeper.models.fusion import FUSIONS, Fusion
+
+BATCH, OUTPUT_DIM = 5, 16
+INPUT_DIMS = [8, 12, 6]  # distinct sizes, so a fusion that mixes up modalities fails on shapes
+
+
+def _accepts(name: str, n: int) -> bool:
+    fusion_class = FUSIONS.get(name).factory
+    assert isinstance(fusion_class, type) and issubclass(fusion_class, Fusion)
+    high = fusion_class.max_modalities
+    return fusion_class.min_modalities <= n and (high is None or n <= high)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_fusion_contract(name: str, n: int) -> None:
+    if not _accepts(name, n):
+        pytest.skip(f"{name} does not take {n} modalities")
+    torch.manual_seed(0)
+    dims = INPUT_DIMS[:n]
+    fusion = FUSIONS.create(name, dims, OUTPUT_DIM)
+    features = [torch.randn(BATCH, d, requires_grad=True) for d in dims]
+
+    out = fusion(features)
+    assert out.shape == (BATCH, OUTPUT_DIM)
+    assert torch.isfinite(out).all()
+    out.square().sum().backward()
+    for m, x in enumerate(features):
+        assert x.grad is not None and x.grad.abs().sum() > 0, f"no gradient reaches modality {m}"
+
+    fusion.eval()
+    with torch.no_grad():
+        assert torch.equal(fusion(features), fusion(features))
+    assert fusion.num_parameters() > 0
+
+
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_fusion_refuses_too_few_or_too_many_modalities(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"fusion '{name}' needs"):
+        FUSIONS.create(name, [8], OUTPUT_DIM)
+    high = FUSIONS.get(name).factory.max_modalities  # type: ignore[attr-defined]
+    if high is not None:
+        with pytest.raises(ConfigError, match=f"but got {high + 1}"):
+            FUSIONS.create(name, [8] * (high + 1), OUTPUT_DIM)
+
+
+def test_fusion_count_message_names_the_allowed_count() -> None:
+    class PairOnly(Fusion):
+        name = "pair_only"
+        max_modalities = 2
+
+        def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+            return features[0]
+
+    with pytest.raises(ConfigError, match=r"^fusion 'pair_only' needs exactly 2 modalities, but got 3$"):
+        PairOnly([4, 4, 4], 4)
+
+
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_fusion_hyperparameters_are_keyword_only_with_defaults(name: str) -> None:
+    entry = FUSIONS.get(name)
+    assert entry.description
+    fusion = FUSIONS.create(name, [8, 8], OUTPUT_DIM, **entry.hyperparameters)
+    assert fusion.output_dim == OUTPUT_DIM
+
+
+def test_cross_attention_honours_heads_and_stores_attention() -> None:
+    torch.manual_seed(0)
+    fusion = FUSIONS.create("cross_attention", [8, 8, 8], OUTPUT_DIM, heads=2, fusion_layers=2)
+    attention_layers = [m for m in fusion.modules() if isinstance(m, nn.MultiheadAttention)]
+    assert [layer.num_heads for layer in attention_layers] == [2, 2]
+    fusion([torch.randn(BATCH, 8) for _ in range(3)])
+    assert fusion.attention is not None and fusion.attention.shape == (BATCH, 1, 3)
+    torch.testing.assert_close(fusion.attention.sum(-1), torch.ones(BATCH, 1))
+
+
+def test_cross_attention_rejects_heads_that_do_not_divide_the_width() -> None:
+    with pytest.raises(ConfigError, match=r"divisible by heads, but got output_dim=16, heads=3"):
+        FUSIONS.create("cross_attention", [8, 8], OUTPUT_DIM, heads=3)
+
+
+def test_low_rank_parameter_count_grows_with_rank() -> None:
+    counts = [FUSIONS.create("low_rank", [8, 8], OUTPUT_DIM, rank=r).num_parameters() for r in (2, 4)]
+    # each extra rank adds one (D_m + 1, D_out) factor slice per modality and one rank weight
+    assert counts[1] - counts[0] == 2 * (2 * 9 * OUTPUT_DIM + 1)
+
+
+def test_low_rank_output_scale_does_not_explode_or_vanish_with_more_modalities() -> None:
+    torch.manual_seed(0)
+    for n in (2, 3, 4):
+        fusion = FUSIONS.create("low_rank", [32] * n, 32)
+        with torch.no_grad():
+            std = fusion([torch.randn(512, 32) for _ in range(n)]).std().item()
+        assert 0.1 < std < 10, f"low_rank output std {std:.3g} with {n} modalities"
+
+
+@pytest.mark.parametrize("name", [e.name for e in FUSIONS if "fusion_layers" in e.hyperparameters])
+def test_fusion_layers_must_be_positive(name: str) -> None:
+    with pytest.raises(ConfigError, match=r"fusion_layers must be an integer >= 1, but got fusion_layers=0"):
+        FUSIONS.create(name, [8, 8], OUTPUT_DIM, fusion_layers=0)
