@@ -68,11 +68,13 @@ def run(
     """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; results go to Parquet and MLflow."""
     from sweeper.config import load_spec
     from sweeper.tune import run_sweep
+    from sweeper.tune.runner import check_sweep_dir
 
     sweep = load_spec(spec)
     if name:
         sweep = sweep.model_copy(update={"name": name})
     sweep_dir = sweeps_dir / sweep.name
+    check_sweep_dir(sweep_dir, overwrite=overwrite)
     console.print(
         f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
         f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"
@@ -120,8 +122,9 @@ def ui(
     host: Annotated[str, typer.Option(help="Interface to bind; loopback by default.")] = "127.0.0.1",
 ) -> None:
     """Open the MLflow UI on a sweep's own store (stop it with Ctrl-C)."""
+    command = ui_command(sweep_dir, host, port)
     typer.echo(f"MLflow UI for {sweep_dir} on http://{host}:{port}  (Ctrl-C to stop)")
-    raise typer.Exit(subprocess.call(ui_command(sweep_dir, host, port)))
+    raise typer.Exit(subprocess.call(command))
 
 
 def ui_command(sweep_dir: Path, host: str, port: int) -> list[str]:

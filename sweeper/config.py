@@ -154,6 +154,12 @@ class SweepSpec(_Strict):
     def _scalars_are_fixed(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
             data = dict(data)
+            for name, value in data["parameters"].items():
+                if isinstance(value, list):
+                    raise ValueError(
+                        f"parameters.{name}: a list is not a parameter; write {{type: choice, values: {value}}} "
+                        "or a single fixed value"
+                    )
             data["parameters"] = {
                 k: v if isinstance(v, dict) else {"type": "fixed", "value": v} for k, v in data["parameters"].items()
             }
@@ -187,7 +193,22 @@ class SweepSpec(_Strict):
             self.trial_config(self.default_point())  # type-checks model/train against the dataclasses
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
+        self._check_every_value()
         return self
+
+    def _check_every_value(self) -> None:
+        """Every value a parameter can take must fit its field (a choice's every value, a range's both ends)."""
+        base = self.default_point()
+        for name, p in self.parameters.items():
+            candidates = (
+                p.values if isinstance(p, ChoiceParam) else [p.value] if isinstance(p, FixedParam) else [p.low, p.high]
+            )
+            for value in candidates:
+                try:
+                    self.trial_config({**base, name: value})
+                except ConfigError as exc:
+                    reason = str(exc).split(": ", 1)[-1]
+                    raise ValueError(f"parameters.{name}: value {value!r} does not fit: {reason}") from None
 
     def default_point(self) -> dict[str, Any]:
         """One valid assignment: each parameter's first value, low end or fixed value (conditions ignored)."""

@@ -59,7 +59,7 @@ class Registry(Generic[T]):
             raise RegistryError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
         return self._entries[name]
 
-    def create(self, name: str, *args: Any, **kwargs: Any) -> T:
+    def create(self, name: str, /, *args: Any, **kwargs: Any) -> T:
         """Build ``name``, dropping keyword arguments that are None or that its factory does not take."""
         factory = self.get(name).factory
         params = inspect.signature(factory).parameters

@@ -40,9 +40,18 @@ def make_synthetic(
         raise DataError(f"the synthetic dataset needs at least 60 samples, but got n_samples={n_samples}")
     if tabular_features < 3:
         raise DataError(f"tabular_features must be >= 3, but got {tabular_features}")
+    if image_size < 4 or signal_length < 8:
+        raise DataError(f"image_size must be >= 4 and signal_length >= 8, but got {image_size=}, {signal_length=}")
+    if not 0 <= label_noise <= 1:
+        raise DataError(f"label_noise must be in [0, 1], but got {label_noise=}")
     if not (val_fraction > 0 and test_fraction > 0 and val_fraction + test_fraction < 1):
         raise DataError(
             f"val and test fractions must be > 0 and sum below 1, but got {val_fraction=}, {test_fraction=}"
+        )
+    if int(n_samples * val_fraction) < 1 or int(n_samples * test_fraction) < 1:
+        raise DataError(
+            f"every split needs at least one sample, but {n_samples=} with {val_fraction=}, {test_fraction=} "
+            "leaves one empty"
         )
     g = torch.Generator().manual_seed(seed)
     n = n_samples

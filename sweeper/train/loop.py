@@ -20,7 +20,7 @@ from sweeper.errors import ConfigError
 from sweeper.models import ModelConfig, build_model
 from sweeper.train.metrics import evaluate
 
-TrainState = dict[str, Any]  # {"epoch", "model", "optimizer", "generator"}: everything needed to resume
+TrainState = dict[str, Any]  # {"epoch", "model", "optimizer", "generator", "torch_rng"}: all a resume needs
 Report = Callable[[dict[str, float], TrainState], None]
 
 
@@ -60,6 +60,7 @@ def fit(
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         generator.set_state(resume["generator"])
+        torch.set_rng_state(resume["torch_rng"])  # dropout masks continue as if never interrupted
         first_epoch = resume["epoch"] + 1
 
     metrics: dict[str, float] = {}
@@ -82,6 +83,7 @@ def fit(
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
         }
         report(metrics, state)
         reporting_s += time.perf_counter() - now

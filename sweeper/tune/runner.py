@@ -36,16 +36,23 @@ class SweepOutcome:
     counts: dict[str, int]  # status -> number of trials
 
 
+def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
+    """Refuse to mix a new sweep into an earlier one's results unless told to replace them."""
+    if sweep_dir.exists() and not sweep_dir.is_dir():
+        raise SweepError(f"sweep folder {str(sweep_dir)!r} is a file")
+    if sweep_dir.is_dir() and any(sweep_dir.iterdir()) and not overwrite:
+        raise SweepError(
+            f"sweep folder {str(sweep_dir)!r} already holds a sweep; pass --overwrite to replace it "
+            "or --name to start another"
+        )
+
+
 def prepare_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
-    """Create the folder; refuse to mix a new sweep into an old one's results unless told to replace them."""
-    if sweep_dir.exists() and any(sweep_dir.iterdir()):
-        if not overwrite:
-            raise SweepError(
-                f"sweep folder {str(sweep_dir)!r} already holds a sweep; pass --overwrite to replace it "
-                "or --name to start another"
-            )
+    """Create an empty sweep folder, removing an earlier sweep there only when ``overwrite``."""
+    check_sweep_dir(sweep_dir, overwrite=overwrite)
+    if sweep_dir.is_dir():
         shutil.rmtree(sweep_dir)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    sweep_dir.mkdir(parents=True)
 
 
 def run_sweep(

@@ -4,6 +4,10 @@ Ray's OptunaSearch reports every intermediate value, but closes a trial that ASH
 low-budget score, which misleads TPE (it then models an under-trained score as a final one). Here a trial that ended
 without error before ``max_epochs`` is told to Optuna as PRUNED (Optuna then records its last intermediate value),
 a trial that raised as FAIL, and only a trial that trained the full budget as COMPLETE.
+
+Tune hands a trial's last result (the one that finished it, or the one on which ASHA stopped it) only to
+``on_trial_complete``, never to ``on_trial_result``; so that last epoch is reported here as an intermediate value
+too, and a pruned trial's value in Optuna is the score at which it was stopped.
 """
 
 from __future__ import annotations
@@ -41,8 +45,12 @@ class PruningAwareOptunaSearch(OptunaSearch):
             status = TrialStatus.FAILED  # finished but never reported the objective
         state = _OPTUNA_STATE[status]
         assert self._ot_study is not None, "the study is created before any trial is suggested"
+        ot_trial = self._ot_trials[trial_id]
         try:
-            self._ot_study.tell(self._ot_trials[trial_id], value if state is TrialState.COMPLETE else None, state=state)
+            ot_trial.set_user_attr("trial_id", trial_id)  # the Ray trial id, as in Parquet and MLflow
+            if last_epoch is not None and value is not None:
+                ot_trial.report(value, last_epoch)  # Optuna ignores a step it already has
+            self._ot_study.tell(ot_trial, value if state is TrialState.COMPLETE else None, state=state)
         except Exception as exc:  # Optuna refuses e.g. a NaN value; the trial must not take the sweep down
             logger.warning("Optuna did not accept trial %s: %s", trial_id, exc)
         self._completed_trials.add(trial_id)

@@ -41,9 +41,7 @@ def test_build_model_honours_heads_and_rank() -> None:
     assert isinstance(model.fusion, CrossAttentionFusion)
     attention_layers = [m for m in model.fusion.modules() if isinstance(m, nn.MultiheadAttention)]
     assert [layer.num_heads for layer in attention_layers] == [2]
-    small, large = (
-        build_model(SPEC, ModelConfig(fusion="low_rank", rank=r)).fusion.num_parameters() for r in (2, 8)
-    )
+    small, large = (build_model(SPEC, ModelConfig(fusion="low_rank", rank=r)).fusion.num_parameters() for r in (2, 8))
     assert large > small
 
 
@@ -65,9 +63,7 @@ def test_unknown_names_list_the_known_ones() -> None:
         build_model(SPEC, ModelConfig(fusion="gatd"))
     with pytest.raises(RegistryError, match=r"^unknown head 'mpl'; known: linear, mlp"):
         build_model(SPEC, ModelConfig(head="mpl"))
-    with pytest.raises(
-        ConfigError, match=r"^encoders names unknown modality kinds \['imgae'\]; known: image"
-    ):
+    with pytest.raises(ConfigError, match=r"^encoders names unknown modality kinds \['imgae'\]; known: image"):
         build_model(SPEC, ModelConfig(encoders={"imgae": "cnn2d"}))
 
 

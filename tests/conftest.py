@@ -1,0 +1,53 @@
+"""Shared fixtures: one local Ray for the whole session, and one real tiny sweep that several tests inspect."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sweeper.config import SweepSpec, parse_spec
+
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "data": {"n_samples": 400, "seed": 0},
+    "model": {"hidden_dim": 8},
+    "train": {"batch_size": 64},
+    "parameters": {
+        "fusion": {"type": "choice", "values": ["concat", "gated", "cross_attention", "low_rank"]},
+        "heads": {"type": "choice", "values": [1, 2], "when": {"fusion": ["cross_attention"]}},
+        "rank": {"type": "int", "low": 2, "high": 8, "log": True, "when": {"fusion": ["low_rank"]}},
+        "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+    },
+    # One trial at a time keeps ASHA's decisions deterministic (seeded data, model, sampler).
+    "budget": {"num_samples": 8, "max_epochs": 3, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 1},
+}
+
+
+def tiny_spec(**overrides: Any) -> SweepSpec:
+    """The tiny sweep spec, with top-level sections replaced by ``overrides``."""
+    return parse_spec({**TINY, **overrides}, "tiny")
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """A local Ray started once per test session (starting Ray costs seconds on 2 cores)."""
+    import ray
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished real sweep: Ray Tune + Optuna + ASHA + MLflow (SQLite) + Parquet, in a temporary folder."""
+    from sweeper.tune import run_sweep
+
+    sweep_dir = tmp_path_factory.mktemp("sweeps") / "tiny"
+    run_sweep(tiny_spec(), sweep_dir, quiet=True)
+    return sweep_dir

@@ -1,0 +1,148 @@
+"""The command line as a user drives it: exit codes, one-line errors, and every command's help."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TINY
+from typer.testing import CliRunner
+
+from sweeper.cli import app
+
+runner = CliRunner()
+
+
+def _one_line_error(result) -> str:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [c.name or c.callback.__name__ for c in app.registered_commands])
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output and len(result.output.splitlines()) > 3
+
+
+def test_top_level_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "recommend", "ui", "check"):
+        assert command in result.output
+
+
+def test_run_sweeps_from_yaml_and_ends_with_a_recommendation(ray_session: None, tmp_path: Path) -> None:
+    spec = {**TINY, "name": "cli", "budget": {**TINY["budget"], "num_samples": 4, "max_concurrent": 2}}
+    (tmp_path / "cli.yaml").write_text(yaml.safe_dump(spec))
+    result = runner.invoke(app, ["run", str(tmp_path / "cli.yaml"), "--sweeps-dir", str(tmp_path / "sweeps")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("] ") >= 4  # one progress line per trial
+    assert "best default fusion: " in result.output
+    assert (tmp_path / "sweeps" / "cli" / "results" / "trials.parquet").is_file()
+
+    again = runner.invoke(app, ["run", str(tmp_path / "cli.yaml"), "--sweeps-dir", str(tmp_path / "sweeps")])
+    assert "already holds a sweep; pass --overwrite" in _one_line_error(again)
+
+
+def test_run_with_a_missing_spec_is_one_line(tmp_path: Path) -> None:
+    line = _one_line_error(runner.invoke(app, ["run", str(tmp_path / "nope.yaml")]))
+    assert "nope.yaml" in line and "does not exist" in line
+
+
+def test_run_with_an_unknown_fusion_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    spec = {**TINY, "parameters": {"fusion": {"type": "choice", "values": ["concat", "gatd"]}}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(spec))
+    line = _one_line_error(runner.invoke(app, ["run", str(tmp_path / "bad.yaml"), "--sweeps-dir", str(tmp_path)]))
+    assert "unknown fusion 'gatd'; known: concat," in line
+    assert not (tmp_path / "tiny").exists()
+
+
+def test_recommend_names_a_default_in_every_format(tiny_sweep: Path) -> None:
+    table = runner.invoke(app, ["recommend", str(tiny_sweep)])
+    assert table.exit_code == 0, table.output
+    assert "best default fusion: " in table.output
+
+    data = json.loads(runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "json"]).output)
+    assert data["default_fusion"] in ("concat", "gated", "cross_attention", "low_rank")
+    assert data["default_fusion"] == data["fusions"][0]["fusion"]
+
+    md = runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "md"]).output
+    assert f"best default fusion: {data['default_fusion']}" in md and "| rank | fusion |" in md
+
+
+def test_recommend_exclude_removes_a_fusion(tiny_sweep: Path) -> None:
+    first = json.loads(runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "json"]).output)
+    result = runner.invoke(
+        app, ["recommend", str(tiny_sweep), "--format", "json", "--exclude", first["default_fusion"]]
+    )
+    second = json.loads(result.output)
+    assert first["default_fusion"] not in [f["fusion"] for f in second["fusions"]]
+    assert second["excluded"] == [first["default_fusion"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--metric", "val/nope"], "unknown metric 'val/nope'; known: "),
+        (["--exclude", "gatd"], "unknown fusion 'gatd'; known: "),
+        (["--mode", "up"], "mode must be 'max' or 'min', but got 'up'"),
+    ],
+)
+def test_recommend_bad_options_are_one_line(tiny_sweep: Path, args: list[str], expected: str) -> None:
+    assert expected in _one_line_error(runner.invoke(app, ["recommend", str(tiny_sweep), *args]))
+
+
+def test_recommend_on_a_folder_that_is_not_a_sweep(tmp_path: Path) -> None:
+    assert "is not a sweep folder" in _one_line_error(runner.invoke(app, ["recommend", str(tmp_path)]))
+    assert "does not exist" in _one_line_error(runner.invoke(app, ["recommend", str(tmp_path / "x")]))
+
+
+def test_check_shows_sampled_configs(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(TINY))
+    result = runner.invoke(app, ["check", str(tmp_path / "s.yaml"), "--samples", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("fusion=") == 3
+
+
+def test_ui_refuses_a_folder_without_a_store(tmp_path: Path) -> None:
+    assert "no MLflow store" in _one_line_error(runner.invoke(app, ["ui", str(tmp_path)]))
+
+
+def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sweeper.cli", "ui", str(tiny_sweep), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and body is None:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search",
+                    data=b'{"max_results": 10}',
+                    headers={"Content-Type": "application/json"},
+                )
+                body = json.loads(urllib.request.urlopen(request, timeout=2).read())
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, "the MLflow UI did not answer within 60 s"
+        assert "tiny" in [e["name"] for e in body["experiments"]]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
