@@ -37,6 +37,8 @@ class TrialRecord:
     status: TrialStatus = TrialStatus.RUNNING
     error: str | None = None
     wall_s: float = 0.0  # trial wall time as Ray measured it, overheads included
+    started_at: float | None = None  # unix time the driver saw the trial start
+    ended_at: float | None = None  # unix time the driver saw the trial end
 
 
 class SweepCallback:

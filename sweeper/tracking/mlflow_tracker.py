@@ -50,7 +50,8 @@ class MlflowTracker(SweepCallback):
         return {k: v for k, v in self.__dict__.items() if k != "client"}
 
     def on_sweep_start(self) -> None:
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # schema migrations of a new SQLite store
+        for name in ("alembic", "mlflow.store.db.utils"):  # schema migrations of a new SQLite store
+            logging.getLogger(name).setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(self.tracking_uri)

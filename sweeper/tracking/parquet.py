@@ -83,6 +83,8 @@ class ParquetResults(SweepCallback):
             "best_objective": best,
             "train_s": last.get("time/train_s"),
             "wall_s": trial.wall_s,
+            "started_at": trial.started_at,
+            "ended_at": trial.ended_at,
             "error": trial.error,
             **{k: v for k, v in last.items() if k not in ("epoch", "time/epoch_s", "time/train_s")},
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,8 @@ class TrackerBridge(Callback):
         self.max_epochs = max_epochs
         self.records: dict[str, TrialRecord] = {}
 
-    def setup(
-        self, stop: Any = None, num_samples: int | None = None, total_num_samples: int | None = None, **info: Any
-    ) -> None:
+    def start(self) -> None:
+        """Start the trackers; called before Tune starts, so a bad tracking URI fails before any trial runs."""
         for tracker in self.trackers:
             tracker.on_sweep_start()
 
@@ -50,7 +50,7 @@ class TrackerBridge(Callback):
     def _record(self, trial: Trial) -> TrialRecord:
         if trial.trial_id not in self.records:
             params = {k: v for k, v in trial.config.items() if k in self.param_names}
-            record = TrialRecord(trial.trial_id, params)
+            record = TrialRecord(trial.trial_id, params, started_at=time.time())
             self.records[trial.trial_id] = record
             for tracker in self.trackers:
                 tracker.on_trial_start(record)
@@ -62,6 +62,7 @@ class TrackerBridge(Callback):
             return
         last_epoch = int(record.epochs[-1]["epoch"]) if record.epochs else None
         record.status = TrialStatus.of(last_epoch, self.max_epochs, error=error is not None)
+        record.ended_at = time.time()
         record.error = error
         for tracker in self.trackers:
             tracker.on_trial_end(record)

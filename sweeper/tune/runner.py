@@ -32,8 +32,13 @@ class SweepOutcome:
     sweep_dir: Path
     tracking_uri: str
     optuna_storage: str
-    wall_s: float
+    started_at: float  # unix time Tuner.fit started (Ray, data and trackers are ready by then)
+    ended_at: float  # unix time it returned
     counts: dict[str, int]  # status -> number of trials
+
+    @property
+    def wall_s(self) -> float:
+        return self.ended_at - self.started_at
 
 
 def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
@@ -90,6 +95,8 @@ def run_sweep(
     started_ray = _init_ray(address)
     try:
         import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
         from ray.tune.schedulers import ASHAScheduler
 
         optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
@@ -140,9 +147,10 @@ def run_sweep(
                 verbose=0,
             ),
         )
-        started = time.perf_counter()
+        bridge.start()
+        started_at = time.time()
         tuner.fit()
-        wall_s = time.perf_counter() - started
+        ended_at = time.time()
     finally:
         if started_ray:
             ray.shutdown()
@@ -150,7 +158,7 @@ def run_sweep(
     if bridge.records and counts[TrialStatus.FAILED.value] == len(bridge.records):
         first = next(iter(bridge.records.values()))
         raise SweepError(f"every trial failed; the first with: {first.error}")
-    return SweepOutcome(sweep_dir, tracking_uri, optuna_storage, wall_s, counts)
+    return SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
 
 
 def _init_ray(address: str | None) -> bool:

@@ -1,0 +1,57 @@
+"""A trial that raises is recorded as failed everywhere, and the sweep carries on with the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from conftest import tiny_spec
+from mlflow.tracking import MlflowClient
+
+from sweeper.config import SweepSpec
+from sweeper.errors import SweepError
+from sweeper.tracking import default_tracking_uri, read_trials
+from sweeper.tune import run_sweep
+from sweeper.tune.runner import OPTUNA_DB
+
+
+def _failing_spec(seed: int) -> SweepSpec:
+    # heads=3 does not divide hidden_dim=8: every cross_attention trial raises when its model is built.
+    return tiny_spec(
+        name="fails",
+        parameters={
+            "fusion": {"type": "choice", "values": ["concat", "cross_attention"]},
+            "heads": {"type": "fixed", "value": 3, "when": {"fusion": "cross_attention"}},
+        },
+        budget={"num_samples": 4, "max_epochs": 2, "grace_period": 2, "max_concurrent": 2, "seed": seed},
+    )
+
+
+def test_failed_trials_are_failed_in_parquet_mlflow_and_optuna(ray_session: None, tmp_path: Path) -> None:
+    # heads=3 does not divide hidden_dim=8: every cross_attention trial raises when its model is built.
+    run_sweep(_failing_spec(seed=0), tmp_path / "fails", quiet=True)  # TPE seed 0 proposes both fusions
+    trials = read_trials(tmp_path / "fails").to_pylist()
+    by_status = {t["trial_id"]: t["status"] for t in trials}
+    failed = [t for t in trials if t["config/fusion"] == "cross_attention"]
+    assert failed, "the seeded sampler should propose cross_attention at least once"
+    assert all(t["status"] == "failed" and "heads" in (t["error"] or "") for t in failed)
+    assert all(t["status"] == "completed" for t in trials if t["config/fusion"] == "concat")
+
+    client = MlflowClient(default_tracking_uri(tmp_path / "fails"))
+    experiment = client.get_experiment_by_name("fails")
+    assert experiment is not None
+    for run in client.search_runs([experiment.experiment_id], "tags.`sweeper.role` = 'trial'"):
+        status = by_status[run.data.tags["sweeper.trial_id"]]
+        assert run.data.tags["status"] == status
+        assert run.info.status == ("FAILED" if status == "failed" else "FINISHED")
+
+    study = optuna.load_study(study_name="fails", storage=f"sqlite:///{tmp_path / 'fails' / OPTUNA_DB}")
+    states = {t.user_attrs["trial_id"]: t.state.name for t in study.trials}
+    assert states == {tid: {"failed": "FAIL", "completed": "COMPLETE"}[s] for tid, s in by_status.items()}
+
+
+def test_a_sweep_whose_every_trial_failed_says_why_and_keeps_its_records(ray_session: None, tmp_path: Path) -> None:
+    with pytest.raises(SweepError, match=r"every trial failed; the first with: .*divisible by heads"):
+        run_sweep(_failing_spec(seed=3), tmp_path / "fails", quiet=True)  # TPE seed 3 proposes cross_attention only
+    assert {t["status"] for t in read_trials(tmp_path / "fails").to_pylist()} == {"failed"}
