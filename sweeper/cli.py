@@ -68,13 +68,15 @@ def run(
     """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; results go to Parquet and MLflow."""
     from sweeper.config import load_spec
     from sweeper.tune import run_sweep
-    from sweeper.tune.runner import check_sweep_dir
+    from sweeper.tune.runner import check_reachable, check_sweep_dir
 
     sweep = load_spec(spec)
     if name:
         sweep = sweep.model_copy(update={"name": name})
     sweep_dir = sweeps_dir / sweep.name
     check_sweep_dir(sweep_dir, overwrite=overwrite)
+    if address or os.environ.get("RAY_ADDRESS"):
+        check_reachable(address or os.environ["RAY_ADDRESS"])
     console.print(
         f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
         f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"

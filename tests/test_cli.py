@@ -79,6 +79,9 @@ def test_recommend_names_a_default_in_every_format(tiny_sweep: Path) -> None:
 
     md = runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "md"]).output
     assert f"best default fusion: {data['default_fusion']}" in md and "| rank | fusion |" in md
+    for pruned in data["pruned"]:  # listed apart, not ranked
+        assert f"| {pruned['trial_id']} | {pruned['fusion']} | pruned |" in md
+        assert pruned["trial_id"] not in [r["trial_id"] for r in data["ranked"]]
 
 
 def test_recommend_exclude_removes_a_fusion(tiny_sweep: Path) -> None:
@@ -146,3 +149,14 @@ def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_run_against_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on once this block closes it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = str(Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml")
+    args = ["run", demo, "--address", f"127.0.0.1:{port}", "--sweeps-dir", str(tmp_path)]
+    line = _one_line_error(runner.invoke(app, args))
+    assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in line
+    assert not any(tmp_path.iterdir())

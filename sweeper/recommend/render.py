@@ -41,7 +41,18 @@ def render_markdown(rec: Recommendation) -> str:
                 f"| {w.task} | {w.metric} | {w.fusion} | {w.score:.4f} | {w.default_score:.4f} | {w.regret:.4f} |"
             )
     if rec.pruned or rec.failed:
-        lines += ["", f"Pruned by ASHA: {len(rec.pruned)} trials. Failed: {len(rec.failed)} trials."]
+        lines += [
+            "",
+            "## Not compared: stopped early by ASHA, or failed",
+            "",
+            "| trial | fusion | status | epochs | score |",
+        ]
+        lines.append("|---|---|---|---:|---:|")
+        for status, trials in (("pruned", rec.pruned), ("failed", rec.failed)):
+            lines += [
+                f"| {t['trial_id']} | {t['fusion']} | {status} | {t['epochs']} | {_num(t['score'], 4)} |"
+                for t in trials
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -73,9 +84,15 @@ def print_table(rec: Recommendation, console: Console) -> None:
             tasks.add_row(w.task, w.metric, w.fusion, f"{w.score:.4f}", f"{w.default_score:.4f}", f"{w.regret:.4f}")
         console.print(tasks)
     if rec.pruned or rec.failed:
-        console.print(f"pruned by ASHA (not compared): {len(rec.pruned)} trials; failed: {len(rec.failed)} trials")
-        for failed in rec.failed:
-            console.print(f"  failed {failed['trial_id']} ({failed['fusion']}): {failed.get('error')}", highlight=False)
+        apart = Table(title="not compared: stopped early by ASHA, or failed")
+        for column in ("trial", "fusion", "status", "epochs", "score", "error"):
+            apart.add_column(column)
+        for status, trials in (("pruned", rec.pruned), ("failed", rec.failed)):
+            for t in trials:
+                apart.add_row(
+                    t["trial_id"], t["fusion"], status, str(t["epochs"]), _num(t["score"], 4), t.get("error") or ""
+                )
+        console.print(apart)
     console.print(_headline(rec), style="bold")
 
 
@@ -90,5 +107,5 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
+def _num(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}f}"

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from sweeper.config import SweepSpec, build_dataset
+from sweeper.data import MultimodalDataset
 from sweeper.errors import SweepError
 from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, TrialStatus, default_tracking_uri
 from sweeper.tracking.console import ConsoleProgress
@@ -71,88 +74,37 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run ``spec`` to the end and write everything under ``sweep_dir``; Ray is started locally if needed.
 
-    A line is printed as each trial ends unless ``quiet``.
+    Bad data, an unreachable cluster or an occupied folder fail before anything is written. A line is printed as
+    each trial ends unless ``quiet``.
     """
     sweep_dir = Path(sweep_dir).resolve()
-    data = build_dataset(spec.data)  # fail on bad data before anything is written
-    prepare_sweep_dir(sweep_dir, overwrite=overwrite)
-    spec_file = sweep_dir / SPEC_FILE
-    spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
-
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # Parquet + MLflow replace CSV/JSON/TB
-    # num_to_keep=1 forces an experiment-state snapshot after each checkpoint (a few ms here); Tune warns each time.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    # With the CSV/JSON loggers off, Tune's ResultGrid warns that it found no result.json; Parquet holds them.
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    import ray
-    from ray import tune
-
-    from sweeper.tune.callbacks import TrackerBridge
-    from sweeper.tune.searcher import PruningAwareOptunaSearch
-    from sweeper.tune.space import define_by_run
-    from sweeper.tune.trainable import train_trial
-
+    check_sweep_dir(sweep_dir, overwrite=overwrite)
+    data = build_dataset(spec.data)
+    _quiet_tune()
     started_ray = _init_ray(address)
     try:
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
-        from ray.tune.schedulers import ASHAScheduler
-
-        optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
-        searcher = PruningAwareOptunaSearch(
-            space=define_by_run(spec),
-            metric=spec.objective.metric,
-            mode=spec.objective.mode,
-            sampler=optuna.samplers.TPESampler(seed=spec.budget.seed),
-            study_name=spec.name,
-            storage=optuna.storages.RDBStorage(optuna_storage),
-            max_epochs=spec.budget.max_epochs,
-        )
-        scheduler = ASHAScheduler(
-            time_attr="training_iteration",
-            max_t=spec.budget.max_epochs,
-            grace_period=spec.budget.grace_period,
-            reduction_factor=spec.budget.reduction_factor,
-        )
-        param_names = list(spec.parameters)
+        prepare_sweep_dir(sweep_dir, overwrite=overwrite)
+        spec_file = sweep_dir / SPEC_FILE
+        spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
         tracking_uri = tracking_uri or default_tracking_uri(sweep_dir)
         trackers: list[SweepCallback] = [
-            ParquetResults(sweep_dir, spec.name, param_names, spec.objective.metric, spec.objective.mode),
+            ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
             MlflowTracker(sweep_dir, spec.name, tracking_uri, spec_file, _sweep_params(spec)),
             ConsoleProgress(spec.budget.num_samples, spec.objective.metric, quiet=quiet),
         ]
-        bridge = TrackerBridge(trackers, param_names, spec.budget.max_epochs)
-        trainable = tune.with_resources(
-            tune.with_parameters(train_trial, data=data, spec=spec),  # the dataset goes to the object store once
-            {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
-        )
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                metric=spec.objective.metric,
-                mode=spec.objective.mode,
-                search_alg=searcher,
-                scheduler=scheduler,
-                num_samples=spec.budget.num_samples,
-                max_concurrent_trials=spec.budget.max_concurrent,
-                reuse_actors=True,  # a new actor per trial costs seconds; trials share resource shapes
-                trial_dirname_creator=lambda trial: trial.trial_id,
-            ),
-            run_config=tune.RunConfig(
-                name="ray",
-                storage_path=str(sweep_dir),
-                callbacks=[bridge],
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                verbose=0,
-            ),
-        )
+        from sweeper.tune.callbacks import TrackerBridge
+
+        bridge = TrackerBridge(trackers, list(spec.parameters), spec.budget.max_epochs)
+        optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
+        tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage)
         bridge.start()
         started_at = time.time()
         tuner.fit()
         ended_at = time.time()
     finally:
         if started_ray:
+            import ray
+
             ray.shutdown()
     counts = {s.value: sum(r.status is s for r in bridge.records.values()) for s in TrialStatus}
     if bridge.records and counts[TrialStatus.FAILED.value] == len(bridge.records):
@@ -161,13 +113,78 @@ def run_sweep(
     return SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
 
 
+def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, bridge: Any, optuna_storage: str) -> Any:
+    """The Tuner: what to try (Optuna), when to stop (ASHA), where (resources), and the driver-side callbacks."""
+    import optuna
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from sweeper.tune.searcher import PruningAwareOptunaSearch
+    from sweeper.tune.space import define_by_run
+    from sweeper.tune.trainable import train_trial
+
+    searcher = PruningAwareOptunaSearch(
+        space=define_by_run(spec),
+        metric=spec.objective.metric,
+        mode=spec.objective.mode,
+        sampler=optuna.samplers.TPESampler(seed=spec.budget.seed),
+        study_name=spec.name,
+        storage=optuna.storages.RDBStorage(optuna_storage),
+        max_epochs=spec.budget.max_epochs,
+    )
+    scheduler = ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=spec.budget.max_epochs,
+        grace_period=spec.budget.grace_period,
+        reduction_factor=spec.budget.reduction_factor,
+    )
+    trainable = tune.with_resources(
+        tune.with_parameters(train_trial, data=data, spec=spec),  # the dataset goes to the object store once
+        {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
+    )
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric=spec.objective.metric,
+            mode=spec.objective.mode,
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=spec.budget.num_samples,
+            max_concurrent_trials=spec.budget.max_concurrent,
+            reuse_actors=True,  # a new actor per trial costs seconds; trials share resource shapes
+            trial_dirname_creator=lambda trial: trial.trial_id,
+        ),
+        run_config=tune.RunConfig(
+            name="ray",
+            storage_path=str(sweep_dir),
+            callbacks=[bridge],
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            verbose=0,
+        ),
+    )
+
+
+def _quiet_tune() -> None:
+    """Settings and log levels for a sweep whose results go to Parquet and MLflow, not Tune's own loggers."""
+    import optuna
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # Parquet + MLflow replace CSV/JSON/TB
+    # num_to_keep=1 forces an experiment-state snapshot after each checkpoint (a few ms here); Tune warns each time.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # With the CSV/JSON loggers off, Tune's ResultGrid warns that it found no result.json; Parquet holds them.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
+
+
 def _init_ray(address: str | None) -> bool:
     """Join ``address`` (or RAY_ADDRESS), else start a local Ray on this machine's cores; True if we started it."""
     import ray
 
-    if ray.is_initialized():
-        return False
     address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        check_reachable(address)
+    if ray.is_initialized():  # a caller (a notebook, the test suite) already holds a Ray session
+        return False
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
@@ -176,6 +193,19 @@ def _init_ray(address: str | None) -> bool:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise SweepError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
     return True
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a cluster address nothing listens on; ray.init would retry for minutes."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise SweepError(f"invalid Ray address {address!r}; expected host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise SweepError(f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}") from None
 
 
 def _sweep_params(spec: SweepSpec) -> dict[str, object]:

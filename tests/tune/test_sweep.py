@@ -20,6 +20,7 @@ def _child_runs(sweep_dir: Path) -> tuple[MlflowClient, list]:
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     parents = [r for r in runs if r.data.tags.get("sweeper.role") == "sweep"]
     assert len(parents) == 1
+    assert "spec.yaml" in [a.path for a in client.list_artifacts(parents[0].info.run_id)]  # the sweep spec
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     return client, children
 
