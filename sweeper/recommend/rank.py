@@ -57,6 +57,7 @@ class Recommendation:
     pruned: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    unfinished: dict[str, int] = field(default_factory=dict)  # fusion tried but never finished -> trials it had
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +111,11 @@ def recommend(
         pruned=[_brief(r, metric) for r in rows if r["status"] == TrialStatus.PRUNED.value],
         failed=[{**_brief(r, metric), "error": r.get("error")} for r in rows if r["status"] == "failed"],
         excluded=exclude,
+        unfinished={
+            f: sum(r["fusion"] == f for r in rows)
+            for f in dict.fromkeys(r["fusion"] for r in rows)
+            if all(s.fusion != f for s in fusions)
+        },
     )
 
 

@@ -33,6 +33,8 @@ def render_markdown(rec: Recommendation) -> str:
             f"| {i} | {f.fusion} | {f.score:.4f} | {f.trial_id} | {_params(f.params)} | {f.finished} | "
             f"{f.pruned} | {_num(f.mean_train_s)} | {f.parameters or ''} |"
         )
+    if rec.unfinished:
+        lines += ["", _unfinished(rec)]
     if rec.task_winners:
         lines += ["", "## Per task", "", "| task | metric | winner | score | default's score | regret |"]
         lines.append("|---|---|---|---:|---:|---:|")
@@ -76,6 +78,8 @@ def print_table(rec: Recommendation, console: Console) -> None:
             _num(f.mean_train_s), str(f.parameters or ""),
         )  # fmt: skip
     console.print(table)
+    if rec.unfinished:
+        console.print(_unfinished(rec), highlight=False)
     if rec.task_winners:
         tasks = Table(title="per task: winner and the default's regret")
         for column in ("task", "metric", "winner", "score", "default's score", "regret"):
@@ -101,6 +105,11 @@ def _headline(rec: Recommendation) -> str:
         return "no trial trained the full budget: no default fusion can be named (raise num_samples or max_epochs)"
     best = rec.fusions[0]
     return f"best default fusion: {rec.default_fusion} ({rec.metric} = {best.score:.4f}, trial {best.trial_id})"
+
+
+def _unfinished(rec: Recommendation) -> str:
+    tried = ", ".join(f"{fusion} ({n} trial{'s' if n != 1 else ''})" for fusion, n in rec.unfinished.items())
+    return f"Not ranked, no trial reached the full budget: {tried}."
 
 
 def _params(params: dict[str, Any]) -> str:

@@ -169,6 +169,9 @@ def _quiet_tune() -> None:
     import optuna
 
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # Parquet + MLflow replace CSV/JSON/TB
+    # Tune's newer console output prints its experiment box even at verbose=0 (ray/tune/experimental/output.py);
+    # the legacy reporter honours verbose=0, and sweeper prints its own line per trial.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # num_to_keep=1 forces an experiment-state snapshot after each checkpoint (a few ms here); Tune warns each time.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # With the CSV/JSON loggers off, Tune's ResultGrid warns that it found no result.json; Parquet holds them.
@@ -187,9 +190,11 @@ def _init_ray(address: str | None) -> bool:
         return False
     try:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            ray.init(
+                num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
+            )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise SweepError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
     return True
