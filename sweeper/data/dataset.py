@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-MODALITY_KINDS = ("image", "tabular", "signal")
+MODALITY_KINDS = ("image", "volume", "tabular", "signal", "text", "features")
 SPLITS = ("train", "val", "test")
 
 
@@ -22,7 +22,10 @@ class ModalitySpec:
 
     name: str
     kind: str  # one of MODALITY_KINDS
-    shape: tuple[int, ...]  # per sample: image (C, H, W); tabular (F,); signal (C, L)
+    # Per sample: image (C, H, W); volume (C, D, H, W); tabular (F,); signal (C, L) for audio, EEG or sensors;
+    # text (L,) int64 token ids, 0 = padding; features (D,) precomputed embeddings.
+    shape: tuple[int, ...]
+    vocab_size: int = 0  # text only: token ids lie in [0, vocab_size)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from torch import Tensor, nn
 
-from sweeper.data.dataset import DatasetSpec
+from sweeper.data.dataset import DatasetSpec, ModalitySpec
 from sweeper.errors import ConfigError
 from sweeper.models.encoders import DEFAULT_ENCODERS, ENCODERS, Encoder
 from sweeper.models.fusion import FUSIONS, Fusion
@@ -24,7 +25,8 @@ class ModelConfig:
     hidden_dim: int = 32  # width of every encoder output and of the fused representation
     dropout: float = 0.1  # dropout on the fused representation
     head: str = "linear"  # HEADS key, one head per task
-    encoders: dict[str, str] = field(default_factory=dict)  # modality kind -> ENCODERS key; default per kind
+    # Modality name or kind -> ENCODERS key, or {name: key, **hyperparameters}; a kind's default otherwise.
+    encoders: dict[str, str | dict[str, Any]] = field(default_factory=dict)
 
 
 class MultimodalModel(nn.Module):
@@ -50,15 +52,14 @@ class MultimodalModel(nn.Module):
 
 def build_model(spec: DatasetSpec, config: ModelConfig) -> MultimodalModel:
     """Build the model ``config`` describes for the modalities and tasks of ``spec``."""
-    unknown = sorted(set(config.encoders) - set(DEFAULT_ENCODERS))
+    known = {m.name for m in spec.modalities} | set(DEFAULT_ENCODERS)
+    unknown = sorted(set(config.encoders) - known)
     if unknown:
-        raise ConfigError(
-            f"encoders names unknown modality kinds {unknown}; known: {', '.join(sorted(DEFAULT_ENCODERS))}"
-        )
+        raise ConfigError(f"encoders names unknown modalities or kinds {unknown}; known: {', '.join(sorted(known))}")
     if not 0.0 <= config.dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), but got dropout={config.dropout}")
     dim = config.hidden_dim
-    encoders = {m.name: ENCODERS.create(_encoder_name(m.kind, config), m.shape, dim) for m in spec.modalities}
+    encoders = {m.name: build_encoder(m, config, dim) for m in spec.modalities}
     fusion = FUSIONS.create(
         config.fusion,
         [dim] * len(spec.modalities),
@@ -72,7 +73,23 @@ def build_model(spec: DatasetSpec, config: ModelConfig) -> MultimodalModel:
     return MultimodalModel(encoders, fusion, heads, config.dropout)
 
 
-def _encoder_name(kind: str, config: ModelConfig) -> str:
-    if kind not in DEFAULT_ENCODERS:
-        raise ConfigError(f"unknown modality kind {kind!r}; known: {', '.join(sorted(DEFAULT_ENCODERS))}")
-    return config.encoders.get(kind, DEFAULT_ENCODERS[kind])
+def build_encoder(modality: ModalitySpec, config: ModelConfig, output_dim: int) -> Encoder:
+    """The encoder for ``modality``: named for it, else for its kind, else the kind's default."""
+    if modality.kind not in DEFAULT_ENCODERS:
+        raise ConfigError(f"unknown modality kind {modality.kind!r}; known: {', '.join(sorted(DEFAULT_ENCODERS))}")
+    choice = config.encoders.get(modality.name, config.encoders.get(modality.kind, DEFAULT_ENCODERS[modality.kind]))
+    if isinstance(choice, dict):
+        if "name" not in choice:
+            raise ConfigError(f"encoders.{modality.name}: a mapping needs 'name', the encoder, but got {choice}")
+        name, hyperparameters = choice["name"], {k: v for k, v in choice.items() if k != "name"}
+    else:
+        name, hyperparameters = choice, {}
+    allowed = ENCODERS.get(name).hyperparameters
+    for key in hyperparameters:
+        if key not in allowed:
+            raise ConfigError(
+                f"encoders.{modality.name}: unknown hyperparameter {key!r} for encoder {name!r}; "
+                f"allowed: {', '.join(allowed) or 'none'}"
+            )
+    vocab = modality.vocab_size or None
+    return ENCODERS.create(name, modality.shape, output_dim, vocab_size=vocab, **hyperparameters)

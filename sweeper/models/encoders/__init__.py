@@ -8,7 +8,14 @@ from sweeper.registry import Registry
 ENCODERS: Registry[Encoder] = Registry("encoder")
 
 # The encoder used for a modality kind when the config names none.
-DEFAULT_ENCODERS: dict[str, str] = {"image": "cnn2d", "tabular": "mlp", "signal": "cnn1d"}
+DEFAULT_ENCODERS: dict[str, str] = {
+    "image": "cnn2d",
+    "volume": "cnn3d",
+    "tabular": "mlp",
+    "signal": "cnn1d",
+    "text": "text_transformer",
+    "features": "projection",
+}
 
 # Imported for their registration side effect; they need ENCODERS above.
 from sweeper.models.encoders.image import CNN2dEncoder  # noqa: E402
