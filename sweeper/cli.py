@@ -163,6 +163,36 @@ def check(
         )
 
 
+@app.command("list")
+@_user_errors
+def list_command(
+    section: Annotated[str | None, typer.Argument(help="fusions, encoders, heads or losses (default: all).")] = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """List what a sweep spec can name: fusions and strategies, encoders, heads and losses, with hyperparameters."""
+    import json
+
+    from rich.table import Table
+
+    from sweeper.catalog import SECTIONS, catalog
+    from sweeper.errors import ConfigError
+
+    if section is not None and section not in SECTIONS:
+        raise ConfigError(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
+    entries = {k: v for k, v in catalog().items() if section in (None, k)}
+    if format is Format.json:
+        typer.echo(json.dumps(entries, indent=2, default=str))
+        return
+    for name, rows in entries.items():
+        table = Table(title=name, title_justify="left")
+        for column in ("name", *(["kind"] if name == "encoders" else []), "description", "hyperparameters"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            hp = ", ".join(f"{k}={v}" for k, v in row["hyperparameters"].items())
+            table.add_row(row["name"], *([row["kind"]] if name == "encoders" else []), row["description"], hp)
+        console.print(table)
+
+
 def main() -> None:
     app()
 

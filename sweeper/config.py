@@ -12,17 +12,28 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from sweeper.data import MultimodalDataset, make_synthetic
-from sweeper.errors import ConfigError
-from sweeper.models import FUSIONS, ModelConfig
-from sweeper.train import TrainConfig
+from sweeper.data.dataset import DatasetSpec
+from sweeper.errors import ConfigError, RegistryError
+from sweeper.models import FUSIONS, HEADS, ModelConfig, check_fusion_name
+from sweeper.models.build import build_encoders
+from sweeper.train import LOSSES, TrainConfig
+from sweeper.train.optim import build_loss
 
 MODEL_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig))
-TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("model", "objective"))
-# Hyperparameters a search space may name: the scalar fields of ModelConfig and TrainConfig.
-SEARCHABLE = tuple(k for k in MODEL_KEYS if k != "encoders") + TRAIN_KEYS
+TRAIN_KEYS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("model", "objective", "max_epochs")
+)
+# Hyperparameters a search space may name: the scalar fields of ModelConfig and TrainConfig (mappings such as
+# encoders or task_losses are set in the model/train sections).
+SEARCHABLE = tuple(
+    f.name
+    for cls in (ModelConfig, TrainConfig)
+    for f in dataclasses.fields(cls)
+    if f.name in MODEL_KEYS + TRAIN_KEYS and f.default_factory is dataclasses.MISSING
+)
 Scalar = str | int | float | bool
 
 
@@ -106,11 +117,34 @@ def _check_range(low: float, high: float, log: bool, *, allow_equal: bool) -> No
 
 class DataSection(_Strict):
     source: Literal["synthetic"] = "synthetic"  # the built-in generator (sweeper.data.synthetic)
+    scenario: str = "default"  # which built-in scenario: default, rare_disease, eeg_audio, four_modal, wound, ...
     n_samples: int = Field(3000, ge=60)
-    image_size: int = Field(16, ge=4)
-    signal_length: int = Field(64, ge=8)
-    label_noise: float = Field(0.05, ge=0, le=1)
+    # Sizes, used by the scenarios that take them; naming one a scenario does not take is an error.
+    image_size: int = Field(16, ge=4)  # side of every 2-D image
+    signal_length: int = Field(64, ge=8)  # samples per signal channel ('default' scenario only)
+    label_noise: float = Field(0.05, ge=0, le=1)  # fraction of each task's labels redrawn at random
     seed: int = 0
+
+    @field_validator("scenario")
+    @classmethod
+    def _known_scenario(cls, value: str) -> str:
+        from sweeper.data.synthetic import scenario_names
+
+        if value not in scenario_names():
+            raise ValueError(f"unknown scenario {value!r}; known: {', '.join(scenario_names())}")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes_fit_the_scenario(self) -> DataSection:
+        from sweeper.data.synthetic import scenario_sizes
+
+        takes = scenario_sizes(self.scenario)
+        for name in ("image_size", "signal_length"):
+            if name in self.model_fields_set and name not in takes:
+                allowed = f"; it takes: {', '.join(takes)}" if takes else ", whose shapes are fixed"
+                given = f"{name}={getattr(self, name)}"
+                raise ValueError(f"{given} does not apply to scenario {self.scenario!r}{allowed}")
+        return self
 
 
 class ObjectiveSection(_Strict):
@@ -226,9 +260,26 @@ class SweepSpec(_Strict):
         try:
             model_config = _MODEL_ADAPTER.validate_python(model)
             section = "train"
-            return _TRAIN_ADAPTER.validate_python({**train, "model": model_config})
+            config = _TRAIN_ADAPTER.validate_python({**train, "model": model_config})
         except ValidationError as exc:
             raise ConfigError(f"{section}.{_first_error(exc)}") from None
+        _check_registry_names(config)
+        return config
+
+    def check_dataset(self, dataset: DatasetSpec) -> None:
+        """What only the data can tell: ``only:<modality>`` names a modality, encoders and task maps fit it."""
+        for name, p in self.parameters.items():
+            if name == "fusion":
+                values = p.values if isinstance(p, ChoiceParam) else [p.value] if isinstance(p, FixedParam) else []
+                for value in values:
+                    try:
+                        check_fusion_name(str(value), dataset)
+                    except RegistryError as exc:
+                        raise ConfigError(f"parameters.fusion: {exc}") from None
+        config = self.trial_config(self.default_point())
+        check_fusion_name(config.model.fusion, dataset)
+        build_encoders(dataset, config.model)
+        build_loss(dataset, config)
 
 
 _MODEL_ADAPTER = TypeAdapter(ModelConfig)
@@ -243,8 +294,22 @@ def _check_keys(section: str, values: dict[str, Any], allowed: tuple[str, ...]) 
 
 def _check_fusions(where: str, values: list[Scalar]) -> None:
     for value in values:
-        if value not in FUSIONS:
-            raise ValueError(f"{where}: unknown fusion {value!r}; known: {', '.join(FUSIONS.names())}")
+        try:
+            check_fusion_name(str(value))
+        except RegistryError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+
+
+def _check_registry_names(config: TrainConfig) -> None:
+    """Names that must be registry keys; a one-line error lists the known ones."""
+    try:
+        check_fusion_name(config.model.fusion)
+        FUSIONS.get(config.model.base_fusion)
+        HEADS.get(config.model.head)
+        for loss in (config.loss, *config.task_losses.values()):
+            LOSSES.get(loss)
+    except RegistryError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 _PARAM_TYPES = ("choice", "int", "float", "fixed")
@@ -292,10 +357,14 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 def build_dataset(section: DataSection) -> MultimodalDataset:
     """The dataset a data section describes (the built-in generator for now)."""
+    from sweeper.data.synthetic import scenario_sizes
+
+    takes = scenario_sizes(section.scenario)
+    sizes = {name: getattr(section, name) for name in ("image_size", "signal_length") if name in takes}
     return make_synthetic(
         section.n_samples,
-        image_size=section.image_size,
-        signal_length=section.signal_length,
+        scenario=section.scenario,
         label_noise=section.label_noise,
         seed=section.seed,
+        **sizes,
     )

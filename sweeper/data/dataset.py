@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from sweeper.data.text import Tokenizer
+
 MODALITY_KINDS = ("image", "volume", "tabular", "signal", "text", "features")
 SPLITS = ("train", "val", "test")
 
@@ -65,12 +67,13 @@ class Batch:
 
 @dataclass
 class MultimodalDataset:
-    """Tensors for every sample and the sample indices of each split."""
+    """Tensors for every sample, the sample indices of each split, and the tokenizer of each text modality."""
 
     spec: DatasetSpec
-    inputs: dict[str, Tensor]  # modality -> (N, *shape) float32
+    inputs: dict[str, Tensor]  # modality -> (N, *shape) float32; text modalities (N, L) int64 token ids
     targets: dict[str, Tensor]  # task -> (N,) int64
     splits: dict[str, Tensor] = field(default_factory=dict)  # split -> (n_split,) int64 sample indices
+    tokenizers: dict[str, Tokenizer] = field(default_factory=dict)  # text modality -> tokenizer fitted on train
 
     def to(self, device: torch.device | str) -> MultimodalDataset:
         """A copy with every tensor on ``device`` (done once per trial, not per batch)."""
@@ -79,6 +82,7 @@ class MultimodalDataset:
             inputs={k: v.to(device) for k, v in self.inputs.items()},
             targets={k: v.to(device) for k, v in self.targets.items()},
             splits={k: v.to(device) for k, v in self.splits.items()},
+            tokenizers=dict(self.tokenizers),
         )
 
     def split_size(self, split: str) -> int:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from sweeper.models.build import ModelConfig, MultimodalModel, build_model
+from sweeper.models.build import ModelConfig, MultimodalModel, build_model, check_fusion_name, known_fusions
 from sweeper.models.encoders import ENCODERS
 from sweeper.models.fusion import FUSIONS
 from sweeper.models.heads import HEADS
+from sweeper.models.strategies import STRATEGIES
 
-__all__ = ["ENCODERS", "FUSIONS", "HEADS", "ModelConfig", "MultimodalModel", "build_model"]
+__all__ = [
+    "ENCODERS",
+    "FUSIONS",
+    "HEADS",
+    "STRATEGIES",
+    "ModelConfig",
+    "MultimodalModel",
+    "build_model",
+    "check_fusion_name",
+    "known_fusions",
+]

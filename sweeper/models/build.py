@@ -1,4 +1,10 @@
-"""Build a complete model for a dataset: one encoder per modality -> one fusion -> one head per task."""
+"""Build a complete model for a dataset: one encoder per modality -> fusion -> one head per task.
+
+``fusion`` in the config picks the architecture:
+- a FUSIONS key (``concat``, ``gated``, ``cross_attention`` ...): intermediate fusion of encoded features;
+- a STRATEGIES key (``early``, ``late``, ``hybrid``): where in the network the modalities meet;
+- ``only:<modality>``: a single-modality baseline, to show what fusion adds.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +14,54 @@ from typing import Any
 from torch import Tensor, nn
 
 from sweeper.data.dataset import DatasetSpec, ModalitySpec
-from sweeper.errors import ConfigError
+from sweeper.errors import ConfigError, RegistryError
 from sweeper.models.encoders import DEFAULT_ENCODERS, ENCODERS, Encoder
 from sweeper.models.fusion import FUSIONS, Fusion
 from sweeper.models.heads import HEADS
+from sweeper.models.modality import ModalityMixer
+
+ONLY = "only:"  # prefix of the single-modality baselines, e.g. "only:image"
 
 
 @dataclass
 class ModelConfig:
     """The architecture of one trial; every name is a registry key as written in YAML."""
 
-    fusion: str = "concat"  # FUSIONS key
+    fusion: str = "concat"  # FUSIONS or STRATEGIES key, or only:<modality>
     fusion_layers: int = 1  # depth of the fusion module where it applies
     heads: int | None = None  # attention heads (attention fusions only)
     rank: int | None = None  # factors (low-rank fusions only)
+    base_fusion: str = "concat"  # the feature fusion inside the "hybrid" strategy
     hidden_dim: int = 32  # width of every encoder output and of the fused representation
     dropout: float = 0.1  # dropout on the fused representation
+    modality_dropout: float = 0.0  # probability of dropping a whole modality per sample while training
+    modality_scales: bool = False  # learnable per-channel scale of each modality's features
     head: str = "linear"  # HEADS key, one head per task
     # Modality name or kind -> ENCODERS key, or {name: key, **hyperparameters}; a kind's default otherwise.
     encoders: dict[str, str | dict[str, Any]] = field(default_factory=dict)
 
 
 class MultimodalModel(nn.Module):
-    """``{modality: (B, *shape)}`` in, ``{task: (B, num_classes)}`` logits out, via one fused vector."""
+    """Intermediate fusion: ``{modality: (B, *shape)}`` -> encoders -> one fused vector -> ``{task: logits}``."""
 
     def __init__(
-        self, encoders: dict[str, Encoder], fusion: Fusion, heads: dict[str, nn.Module], dropout: float
+        self,
+        encoders: dict[str, Encoder],
+        mixer: ModalityMixer,
+        fusion: Fusion,
+        heads: dict[str, nn.Module],
+        dropout: float,
     ) -> None:
         super().__init__()
         self.encoders = nn.ModuleDict(encoders)  # modality name -> encoder, in the fusion's input order
+        self.mixer = mixer
         self.fusion = fusion
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict(heads)  # task name -> head
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features = [encoder(inputs[name]) for name, encoder in self.encoders.items()]  # N x (B, D)
+        features, _ = self.mixer(features)
         fused = self.dropout(self.fusion(features))  # (B, D)
         return {task: head(fused) for task, head in self.heads.items()}  # task -> (B, num_classes)
 
@@ -50,27 +69,74 @@ class MultimodalModel(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
-def build_model(spec: DatasetSpec, config: ModelConfig) -> MultimodalModel:
+def build_model(spec: DatasetSpec, config: ModelConfig) -> nn.Module:
     """Build the model ``config`` describes for the modalities and tasks of ``spec``."""
-    known = {m.name for m in spec.modalities} | set(DEFAULT_ENCODERS)
-    unknown = sorted(set(config.encoders) - known)
-    if unknown:
-        raise ConfigError(f"encoders names unknown modalities or kinds {unknown}; known: {', '.join(sorted(known))}")
+    from sweeper.models.strategies import STRATEGIES, UnimodalModel
+
     if not 0.0 <= config.dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), but got dropout={config.dropout}")
+    check_fusion_name(config.fusion, spec)
+    if config.fusion.startswith(ONLY):
+        return UnimodalModel(spec, config)
+    if config.fusion in STRATEGIES:
+        return STRATEGIES.create(config.fusion, spec, config)
     dim = config.hidden_dim
-    encoders = {m.name: build_encoder(m, config, dim) for m in spec.modalities}
-    fusion = FUSIONS.create(
-        config.fusion,
-        [dim] * len(spec.modalities),
+    return MultimodalModel(
+        build_encoders(spec, config),
+        build_mixer(spec, config),
+        build_fusion(config.fusion, len(spec.modalities), config),
+        build_heads(spec, config, dim),
+        config.dropout,
+    )
+
+
+def known_fusions(spec: DatasetSpec | None = None) -> list[str]:
+    """Every value ``fusion`` may take (for ``spec``'s modalities, if given)."""
+    from sweeper.models.strategies import STRATEGIES
+
+    baselines = [f"{ONLY}{m}" for m in spec.modality_names] if spec else [f"{ONLY}<modality>"]
+    return FUSIONS.names() + STRATEGIES.names() + baselines
+
+
+def check_fusion_name(name: str, spec: DatasetSpec | None = None) -> None:
+    """Raise RegistryError unless ``name`` is a fusion, a strategy or ``only:<modality>`` (of ``spec``)."""
+    from sweeper.models.strategies import STRATEGIES
+
+    if name in FUSIONS or name in STRATEGIES:
+        return
+    if name.startswith(ONLY) and (spec is None or name.removeprefix(ONLY) in spec.modality_names):
+        return
+    raise RegistryError(f"unknown fusion {name!r}; known: {', '.join(known_fusions(spec))}")
+
+
+def build_fusion(name: str, n_modalities: int, config: ModelConfig) -> Fusion:
+    dim = config.hidden_dim
+    return FUSIONS.create(
+        name,
+        [dim] * n_modalities,
         dim,
         fusion_layers=config.fusion_layers,
         heads=config.heads,
         rank=config.rank,
         dropout=config.dropout,
     )
-    heads = {t.name: HEADS.create(config.head, dim, t.num_classes) for t in spec.tasks}
-    return MultimodalModel(encoders, fusion, heads, config.dropout)
+
+
+def build_encoders(spec: DatasetSpec, config: ModelConfig) -> dict[str, Encoder]:
+    known = {m.name for m in spec.modalities} | set(DEFAULT_ENCODERS)
+    unknown = sorted(set(config.encoders) - known)
+    if unknown:
+        raise ConfigError(f"encoders names unknown modalities or kinds {unknown}; known: {', '.join(sorted(known))}")
+    return {m.name: build_encoder(m, config, config.hidden_dim) for m in spec.modalities}
+
+
+def build_mixer(spec: DatasetSpec, config: ModelConfig) -> ModalityMixer:
+    n, dim = len(spec.modalities), config.hidden_dim
+    return ModalityMixer(n, dim, dropout=config.modality_dropout, scales=config.modality_scales)
+
+
+def build_heads(spec: DatasetSpec, config: ModelConfig, input_dim: int) -> dict[str, nn.Module]:
+    return {t.name: HEADS.create(config.head, input_dim, t.num_classes) for t in spec.tasks}
 
 
 def build_encoder(modality: ModalitySpec, config: ModelConfig, output_dim: int) -> Encoder:

@@ -1,6 +1,7 @@
 """The pure PyTorch training loop (no Ray, no MLflow)."""
 
 from sweeper.train.loop import Report, TrainConfig, TrainState, fit
+from sweeper.train.losses import LOSSES, MultiTaskLoss
 from sweeper.train.metrics import evaluate
 
-__all__ = ["Report", "TrainConfig", "TrainState", "evaluate", "fit"]
+__all__ = ["LOSSES", "MultiTaskLoss", "Report", "TrainConfig", "TrainState", "evaluate", "fit"]

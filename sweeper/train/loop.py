@@ -10,30 +10,47 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 
 from sweeper.data.dataset import MultimodalDataset
 from sweeper.errors import ConfigError
 from sweeper.models import ModelConfig, build_model
+from sweeper.train.losses import MultiTaskLoss
 from sweeper.train.metrics import evaluate
+from sweeper.train.optim import build_loss, build_optimizer, build_schedule
 
-TrainState = dict[str, Any]  # {"epoch", "model", "optimizer", "generator", "torch_rng"}: all a resume needs
+TrainState = dict[str, Any]  # model, optimizer, schedule, loss, RNG states and epoch: all a resume needs
+# report(metrics, state) is called once per epoch. The state's tensors are the live ones (no copy is made, so a
+# large model costs nothing extra): serialise it (torch.save) or deep-copy it before training goes on.
 Report = Callable[[dict[str, float], TrainState], None]
 
 
 @dataclass
 class TrainConfig:
-    """Everything one trial trains with; the flat hyperparameters of a sweep map onto these fields."""
+    """Everything one trial trains with; the flat hyperparameters of a sweep map onto these scalar fields."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     lr: float = 3e-3  # AdamW learning rate
     weight_decay: float = 1e-4  # AdamW weight decay
-    batch_size: int = 128  # samples per optimisation step
+    batch_size: int = 128  # samples per forward pass
+    accumulate_steps: int = 1  # batches whose gradients are summed before one optimiser step
+    clip_grad_norm: float = 0.0  # clip the global gradient norm to this; 0 = no clipping
     max_epochs: int = 6  # the full budget; test metrics are computed after the last epoch
-    label_smoothing: float = 0.0  # cross-entropy label smoothing, every task
+    schedule: Literal["constant", "cosine", "step"] = "constant"  # learning rate per epoch
+    warmup_epochs: int = 0  # linear warm-up from lr/10 before the schedule
+    step_size: int = 10  # "step" schedule: epochs between decays
+    lr_decay: float = 0.1  # "step" schedule: factor at each decay
+    loss: str = "cross_entropy"  # LOSSES key for every task ...
+    task_losses: dict[str, str] = field(default_factory=dict)  # ... unless a task names its own here
+    label_smoothing: float = 0.0  # every loss
+    focal_gamma: float = 2.0  # focal loss: focusing exponent
+    focal_alpha: float = 0.25  # focal loss: positive-class weight (binary) or every class' weight; 0 = none
+    dynamic_alpha: bool = False  # focal loss: per-batch inverse class frequencies instead of focal_alpha
+    task_weights: dict[str, float] = field(default_factory=dict)  # fixed loss weight per task (default 1)
+    task_weighting: Literal["fixed", "uncertainty"] = "fixed"  # or learned (Kendall et al. 2018)
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast (mixed precision) on GPU, or on CPU if asked
     seed: int = 0  # model initialisation and batch order
     objective: str = "val/mean_macro_f1"  # the metric a sweep optimises (reported every epoch)
 
@@ -47,18 +64,25 @@ def fit(
     device: str | torch.device = "cpu",
 ) -> dict[str, float]:
     """Train for ``config.max_epochs`` epochs (from ``resume['epoch'] + 1`` if given); return the last metrics."""
-    if config.max_epochs < 1 or config.batch_size < 1:
-        raise ConfigError(f"max_epochs and batch_size must be >= 1, but got {config.max_epochs=}, {config.batch_size=}")
+    if min(config.max_epochs, config.batch_size, config.accumulate_steps) < 1:
+        raise ConfigError(
+            "max_epochs, batch_size and accumulate_steps must be >= 1, but got "
+            f"{config.max_epochs=}, {config.batch_size=}, {config.accumulate_steps=}"
+        )
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     model = build_model(data.spec, config.model).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    criterion = build_loss(data.spec, config).to(device)
+    optimizer = build_optimizer([*model.parameters(), *criterion.parameters()], config)
+    schedule = build_schedule(optimizer, config)
     generator = torch.Generator().manual_seed(config.seed)
     n_parameters = sum(p.numel() for p in model.parameters())
     first_epoch = 1
     if resume is not None:
         model.load_state_dict(resume["model"])
+        criterion.load_state_dict(resume["loss"])
         optimizer.load_state_dict(resume["optimizer"])
+        schedule.load_state_dict(resume["schedule"])
         generator.set_state(resume["generator"])
         torch.set_rng_state(resume["torch_rng"])  # dropout masks continue as if never interrupted
         first_epoch = resume["epoch"] + 1
@@ -67,11 +91,16 @@ def fit(
     reporting_s = 0.0  # time spent inside report(): the caller's overhead, not training
     for epoch in range(first_epoch, config.max_epochs + 1):
         epoch_start = time.perf_counter()
-        train_loss = _train_epoch(model, optimizer, data, config, generator)
-        metrics = {"epoch": float(epoch), "train/loss": train_loss, "model/parameters": float(n_parameters)}
-        metrics |= evaluate(model, data, "val", config.batch_size)
-        if epoch == config.max_epochs:
-            metrics |= evaluate(model, data, "test", config.batch_size)
+        lr = optimizer.param_groups[0]["lr"]
+        train_loss = _train_epoch(model, criterion, optimizer, data, config, generator)
+        schedule.step()
+        metrics = {"epoch": float(epoch), "train/loss": train_loss, "train/lr": lr}
+        metrics |= {f"train/weight/{t}": w for t, w in criterion.task_weights().items()}
+        metrics["model/parameters"] = float(n_parameters)
+        with _autocast(device, config.precision):
+            metrics |= evaluate(model, data, "val", config.batch_size)
+            if epoch == config.max_epochs:
+                metrics |= evaluate(model, data, "test", config.batch_size)
         if config.objective not in metrics:
             known = ", ".join(k for k in metrics if k.startswith("val/"))
             raise ConfigError(f"unknown objective {config.objective!r}; known: {known}")
@@ -81,7 +110,9 @@ def fit(
         state = {
             "epoch": epoch,
             "model": model.state_dict(),
+            "loss": criterion.state_dict(),
             "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
@@ -92,21 +123,33 @@ def fit(
 
 def _train_epoch(
     model: torch.nn.Module,
+    criterion: MultiTaskLoss,
     optimizer: torch.optim.Optimizer,
     data: MultimodalDataset,
     config: TrainConfig,
     generator: torch.Generator,
 ) -> float:
+    """One pass over the training split; returns the mean loss per sample."""
     model.train()
+    device = next(model.parameters()).device
     total, seen = 0.0, 0
-    for batch in data.batches("train", config.batch_size, shuffle=True, generator=generator):
-        logits = model(batch.inputs)  # {task: (B, C)}
-        loss = sum(
-            F.cross_entropy(logits[t], y, label_smoothing=config.label_smoothing) for t, y in batch.targets.items()
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[union-attr]
-        optimizer.step()
-        total += float(loss.detach()) * len(batch)  # type: ignore[union-attr]
+    optimizer.zero_grad(set_to_none=True)
+    batches = list(data.batches("train", config.batch_size, shuffle=True, generator=generator))
+    for i, batch in enumerate(batches):
+        with _autocast(device, config.precision):
+            loss = criterion(model(batch.inputs), batch.targets)  # model: {task: (B, C)} logits
+        (loss / config.accumulate_steps).backward()
+        if (i + 1) % config.accumulate_steps == 0 or i + 1 == len(batches):
+            if config.clip_grad_norm > 0:
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                torch.nn.utils.clip_grad_norm_(params, config.clip_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        total += float(loss.detach()) * len(batch)
         seen += len(batch)
     return total / seen
+
+
+def _autocast(device: str | torch.device, precision: str) -> torch.autocast:
+    device_type = torch.device(device).type
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")

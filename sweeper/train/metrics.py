@@ -11,13 +11,12 @@ from torchmetrics.functional.classification import (
 )
 
 from sweeper.data.dataset import MultimodalDataset
-from sweeper.models import MultimodalModel
 
 TASK_METRICS = ("loss", "acc", "macro_f1", "auroc")
 
 
 @torch.no_grad()
-def evaluate(model: MultimodalModel, data: MultimodalDataset, split: str, batch_size: int) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, data: MultimodalDataset, split: str, batch_size: int) -> dict[str, float]:
     """``{f"{split}/{task}/{metric}"}`` for every task, plus the means over tasks and the summed loss."""
     model.eval()
     logits: dict[str, list[torch.Tensor]] = {t: [] for t in data.spec.task_names}

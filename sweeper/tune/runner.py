@@ -80,6 +80,7 @@ def run_sweep(
     sweep_dir = Path(sweep_dir).resolve()
     check_sweep_dir(sweep_dir, overwrite=overwrite)
     data = build_dataset(spec.data)
+    spec.check_dataset(data.spec)
     _quiet_tune()
     started_ray = _init_ray(address)
     try:

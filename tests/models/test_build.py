@@ -63,7 +63,7 @@ def test_unknown_names_list_the_known_ones() -> None:
         build_model(SPEC, ModelConfig(fusion="gatd"))
     with pytest.raises(RegistryError, match=r"^unknown head 'mpl'; known: linear, mlp"):
         build_model(SPEC, ModelConfig(head="mpl"))
-    with pytest.raises(ConfigError, match=r"^encoders names unknown modality kinds \['imgae'\]; known: image"):
+    with pytest.raises(ConfigError, match=r"^encoders names unknown modalities or kinds \['imgae'\]; known: "):
         build_model(SPEC, ModelConfig(encoders={"imgae": "cnn2d"}))
 
 

@@ -10,7 +10,7 @@ from sweeper.errors import ConfigError
 from sweeper.models.fusion import FUSIONS, Fusion
 
 BATCH, OUTPUT_DIM = 5, 16
-INPUT_DIMS = [8, 12, 6]  # distinct sizes, so a fusion that mixes up modalities fails on shapes
+INPUT_DIMS = [8, 12, 6, 10]  # distinct sizes, so a fusion that mixes up modalities fails on shapes
 
 
 def _accepts(name: str, n: int) -> bool:
@@ -20,7 +20,7 @@ def _accepts(name: str, n: int) -> bool:
     return fusion_class.min_modalities <= n and (high is None or n <= high)
 
 
-@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("n", [2, 3, 4])
 @pytest.mark.parametrize("name", FUSIONS.names())
 def test_fusion_contract(name: str, n: int) -> None:
     if not _accepts(name, n):
@@ -36,6 +36,7 @@ def test_fusion_contract(name: str, n: int) -> None:
     out.square().sum().backward()
     for m, x in enumerate(features):
         assert x.grad is not None and x.grad.abs().sum() > 0, f"no gradient reaches modality {m}"
+    assert fusion.attention is None or not fusion.attention.requires_grad, "attention weights must be detached"
 
     fusion.eval()
     with torch.no_grad():
@@ -107,3 +108,33 @@ def test_low_rank_output_scale_does_not_explode_or_vanish_with_more_modalities()
 def test_fusion_layers_must_be_positive(name: str) -> None:
     with pytest.raises(ConfigError, match=r"fusion_layers must be an integer >= 1, but got fusion_layers=0"):
         FUSIONS.create(name, [8, 8], OUTPUT_DIM, fusion_layers=0)
+
+
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_fusion_trains_at_sweep_size_with_the_sweep_hyperparameters(name: str) -> None:
+    # What build_model passes in a sweep (hidden_dim 32, batch 128): every shared hyperparameter, applicable or not.
+    torch.manual_seed(0)
+    n = 3 if _accepts(name, 3) else 2
+    fusion = FUSIONS.create(name, [32] * n, 32, fusion_layers=2, heads=2, rank=4, dropout=0.1)
+    features = [torch.randn(128, 32, requires_grad=True) for _ in range(n)]
+    out = fusion(features)
+    assert out.shape == (128, 32) and torch.isfinite(out).all()
+    out.square().mean().backward()
+    assert all(x.grad is not None and torch.isfinite(x.grad).all() for x in features)
+
+
+@pytest.mark.parametrize("name", [e.name for e in FUSIONS if "fusion_layers" in e.hyperparameters])
+def test_fusion_layers_add_parameters(name: str) -> None:
+    shallow, deep = (FUSIONS.create(name, [8, 8], OUTPUT_DIM, fusion_layers=k).num_parameters() for k in (1, 2))
+    assert deep > shallow, f"{name} lists fusion_layers but ignores it"
+
+
+@pytest.mark.parametrize("name", [e.name for e in FUSIONS if "heads" in e.hyperparameters])
+def test_attention_fusions_honour_heads(name: str) -> None:
+    fusion = FUSIONS.create(name, [8, 8], OUTPUT_DIM, heads=2)
+    attention_layers = [m for m in fusion.modules() if isinstance(m, nn.MultiheadAttention)]
+    assert attention_layers and all(layer.num_heads == 2 for layer in attention_layers)
+    with pytest.raises(
+        ConfigError, match=rf"^fusion '{name}' needs output_dim divisible by heads, but got output_dim=16, heads=3$"
+    ):
+        FUSIONS.create(name, [8, 8], OUTPUT_DIM, heads=3)

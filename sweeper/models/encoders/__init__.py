@@ -17,9 +17,24 @@ DEFAULT_ENCODERS: dict[str, str] = {
     "features": "projection",
 }
 
-# Imported for their registration side effect; they need ENCODERS above.
+# Imported for their registration side effect; they need ENCODERS above. liquid (ltc, cfc) and spiking are
+# optional plug-ins that register only when their package is installed (pip install 'sweeper[plugins]').
+from sweeper.models.encoders import liquid, spiking  # noqa: E402, F401
+from sweeper.models.encoders.features import ProjectionEncoder  # noqa: E402
 from sweeper.models.encoders.image import CNN2dEncoder  # noqa: E402
 from sweeper.models.encoders.signal import CNN1dEncoder  # noqa: E402
 from sweeper.models.encoders.tabular import MLPEncoder  # noqa: E402
+from sweeper.models.encoders.text import TextTransformerEncoder  # noqa: E402
+from sweeper.models.encoders.volume import CNN3dEncoder  # noqa: E402
 
-__all__ = ["DEFAULT_ENCODERS", "ENCODERS", "CNN1dEncoder", "CNN2dEncoder", "Encoder", "MLPEncoder"]
+__all__ = [
+    "DEFAULT_ENCODERS",
+    "ENCODERS",
+    "CNN1dEncoder",
+    "CNN2dEncoder",
+    "CNN3dEncoder",
+    "Encoder",
+    "MLPEncoder",
+    "ProjectionEncoder",
+    "TextTransformerEncoder",
+]

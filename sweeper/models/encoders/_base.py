@@ -21,9 +21,10 @@ from sweeper.models.layers import require_positive
 
 
 class Encoder(nn.Module, ABC):
-    """Base class of every encoder; subclasses set ``name``, ``input_ndim`` and ``layout``."""
+    """Base class of every encoder; subclasses set ``name``, ``kind``, ``input_ndim`` and ``layout``."""
 
     name: ClassVar[str] = "encoder"  # registry key, used in messages
+    kind: ClassVar[str]  # the modality kind it reads, one of data.dataset.MODALITY_KINDS ("image", "text", ...)
     input_ndim: ClassVar[int]  # number of per-sample dimensions it reads
     layout: ClassVar[str]  # what those dimensions are, for messages: "(C, H, W)"
 

@@ -1,8 +1,12 @@
-"""A ResNet basic block for 1-D signals and 2-D images, shared by the cnn1d and cnn2d encoders."""
+"""A ResNet basic block for 1-D signals, 2-D images and 3-D volumes, shared by the cnn1d, cnn2d and cnn3d encoders."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
+
+# Convolution and batch norm for 1, 2 or 3 spatial dimensions.
+_CONV: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_NORM: dict[int, type[nn.Module]] = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 
 
 class ResidualBlock(nn.Module):
@@ -10,8 +14,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, dims: int, channels: int, kernel_size: int, stride: int) -> None:
         super().__init__()
-        conv = nn.Conv1d if dims == 1 else nn.Conv2d
-        norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+        conv, norm = _CONV[dims], _NORM[dims]
         pad = kernel_size // 2
         self.body = nn.Sequential(
             conv(channels, channels, kernel_size, stride=stride, padding=pad, bias=False),
@@ -34,8 +37,7 @@ class ResidualBlock(nn.Module):
 
 def conv_stack(dims: int, in_channels: int, width: int, depth: int, kernel_size: int) -> nn.Sequential:
     """A stem conv to ``width`` channels, then ``depth`` residual blocks; all but the first halve the size."""
-    conv = nn.Conv1d if dims == 1 else nn.Conv2d
-    norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+    conv, norm = _CONV[dims], _NORM[dims]
     stem_conv = conv(in_channels, width, kernel_size, padding=kernel_size // 2, bias=False)
     blocks = [ResidualBlock(dims, width, kernel_size, stride=1 if i == 0 else 2) for i in range(depth)]
     return nn.Sequential(stem_conv, norm(width), nn.ReLU(), *blocks)

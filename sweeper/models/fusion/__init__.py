@@ -12,9 +12,40 @@ from sweeper.registry import Registry
 FUSIONS: Registry[Fusion] = Registry("fusion")
 
 # Imported for their registration side effect; they need FUSIONS above.
+from sweeper.models.fusion.add import AddFusion  # noqa: E402
+from sweeper.models.fusion.additive_attention import AdditiveAttentionFusion  # noqa: E402
+from sweeper.models.fusion.bilinear import BilinearFusion  # noqa: E402
+from sweeper.models.fusion.compact_bilinear import CompactBilinearFusion  # noqa: E402
 from sweeper.models.fusion.concat import ConcatFusion  # noqa: E402
+from sweeper.models.fusion.concat_mlp import ConcatMLPFusion  # noqa: E402
 from sweeper.models.fusion.cross_attention import CrossAttentionFusion  # noqa: E402
+from sweeper.models.fusion.cross_modal_attention import CrossModalAttentionFusion  # noqa: E402
+from sweeper.models.fusion.film import FiLMFusion  # noqa: E402
 from sweeper.models.fusion.gated import GatedFusion  # noqa: E402
+from sweeper.models.fusion.hierarchical import HierarchicalFusion  # noqa: E402
 from sweeper.models.fusion.low_rank import LowRankFusion  # noqa: E402
+from sweeper.models.fusion.multiply import MultiplyFusion  # noqa: E402
+from sweeper.models.fusion.self_attention import SelfAttentionFusion  # noqa: E402
+from sweeper.models.fusion.tensor import TensorFusion  # noqa: E402
+from sweeper.models.fusion.transformer import TransformerFusion  # noqa: E402
 
-__all__ = ["FUSIONS", "ConcatFusion", "CrossAttentionFusion", "Fusion", "GatedFusion", "LowRankFusion"]
+__all__ = [
+    "FUSIONS",
+    "AddFusion",
+    "AdditiveAttentionFusion",
+    "BilinearFusion",
+    "CompactBilinearFusion",
+    "ConcatFusion",
+    "ConcatMLPFusion",
+    "CrossAttentionFusion",
+    "CrossModalAttentionFusion",
+    "FiLMFusion",
+    "Fusion",
+    "GatedFusion",
+    "HierarchicalFusion",
+    "LowRankFusion",
+    "MultiplyFusion",
+    "SelfAttentionFusion",
+    "TensorFusion",
+    "TransformerFusion",
+]
