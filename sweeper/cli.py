@@ -172,6 +172,7 @@ def list_command(
     """List what a sweep spec can name: fusions and strategies, encoders, heads and losses, with hyperparameters."""
     import json
 
+    from rich.markup import escape
     from rich.table import Table
 
     from sweeper.catalog import SECTIONS, catalog
@@ -189,7 +190,8 @@ def list_command(
             table.add_column(column, overflow="fold")
         for row in rows:
             hp = ", ".join(f"{k}={v}" for k, v in row["hyperparameters"].items())
-            table.add_row(row["name"], *([row["kind"]] if name == "encoders" else []), row["description"], hp)
+            cells = [row["name"], *([row["kind"]] if name == "encoders" else []), row["description"], hp]
+            table.add_row(*(escape(str(c)) for c in cells))  # descriptions hold brackets such as [x; 1]
         console.print(table)
 
 

@@ -64,7 +64,7 @@ def test_run_with_an_unknown_fusion_is_one_line_and_writes_nothing(tmp_path: Pat
     spec = {**TINY, "parameters": {"fusion": {"type": "choice", "values": ["concat", "gatd"]}}}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(spec))
     line = _one_line_error(runner.invoke(app, ["run", str(tmp_path / "bad.yaml"), "--sweeps-dir", str(tmp_path)]))
-    assert "unknown fusion 'gatd'; known: concat," in line
+    assert "unknown fusion 'gatd'; known: add, " in line and " concat, " in line
     assert not (tmp_path / "tiny").exists()
 
 
@@ -160,3 +160,23 @@ def test_run_against_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_p
     line = _one_line_error(runner.invoke(app, args))
     assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in line
     assert not any(tmp_path.iterdir())
+
+
+def test_list_shows_every_registered_name_with_hyperparameters() -> None:
+    from sweeper.models import ENCODERS, FUSIONS, HEADS, STRATEGIES
+    from sweeper.train import LOSSES
+
+    data = json.loads(runner.invoke(app, ["list", "--format", "json"]).output)
+    names = {section: [row["name"] for row in rows] for section, rows in data.items()}
+    assert set(FUSIONS.names()) | set(STRATEGIES.names()) | {"only:<modality>"} == set(names["fusions"])
+    assert set(ENCODERS.names()) == set(names["encoders"])
+    assert set(HEADS.names()) == set(names["heads"]) and set(LOSSES.names()) == set(names["losses"])
+    focal = next(row for row in data["losses"] if row["name"] == "focal")
+    assert focal["hyperparameters"]["focal_gamma"] == 2.0 and focal["description"]
+    table = runner.invoke(app, ["list", "encoders"])
+    assert table.exit_code == 0 and "cnn2d" in table.output and "fusions" not in table.output
+
+
+def test_list_with_an_unknown_section_is_one_line() -> None:
+    line = _one_line_error(runner.invoke(app, ["list", "fusion"]))
+    assert "unknown section 'fusion'; known: fusions, encoders, heads, losses" in line

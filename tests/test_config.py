@@ -138,7 +138,7 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], object], list[str]]] = {
     ),
     "unknown train key": (
         lambda d: d["train"].update(epochs=3),
-        ["train", "'epochs'", "allowed:", "max_epochs"],
+        ["train", "'epochs'", "allowed:", "weight_decay"],
     ),
     "budget value out of range": (
         lambda d: d["budget"].update(num_samples=0),
@@ -228,8 +228,13 @@ def test_trial_config_maps_params_onto_model_and_train() -> None:
     assert config.objective == "val/mean_macro_f1"
 
 
+def test_max_epochs_belongs_to_the_budget_only(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, _demo(lambda d: d["train"].update(max_epochs=50))))
+    assert "train: unknown key 'max_epochs'" in message
+
+
 def test_trial_config_params_override_section_defaults_and_budget_wins(tmp_path: Path) -> None:
-    data = _demo(lambda d: d["train"].update(max_epochs=50))
+    data = _demo(lambda d: d["train"].update(lr=0.5))
     data["objective"] = {"metric": "val/agree/auroc", "mode": "max"}
     data["budget"]["max_epochs"] = 3
     data["budget"]["grace_period"] = 1

@@ -1,6 +1,16 @@
-"""Datasets: the in-memory tensor dataset and the built-in synthetic generator."""
+"""Datasets: the in-memory tensor dataset, the built-in synthetic scenarios and the word tokenizer."""
 
 from sweeper.data.dataset import Batch, DatasetSpec, ModalitySpec, MultimodalDataset, TaskSpec
-from sweeper.data.synthetic import make_synthetic
+from sweeper.data.synthetic import make_synthetic, scenario_names
+from sweeper.data.text import Tokenizer
 
-__all__ = ["Batch", "DatasetSpec", "ModalitySpec", "MultimodalDataset", "TaskSpec", "make_synthetic"]
+__all__ = [
+    "Batch",
+    "DatasetSpec",
+    "ModalitySpec",
+    "MultimodalDataset",
+    "TaskSpec",
+    "Tokenizer",
+    "make_synthetic",
+    "scenario_names",
+]

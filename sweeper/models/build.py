@@ -18,6 +18,7 @@ from sweeper.errors import ConfigError, RegistryError
 from sweeper.models.encoders import DEFAULT_ENCODERS, ENCODERS, Encoder
 from sweeper.models.fusion import FUSIONS, Fusion
 from sweeper.models.heads import HEADS
+from sweeper.models.layers import NameDict
 from sweeper.models.modality import ModalityMixer
 
 ONLY = "only:"  # prefix of the single-modality baselines, e.g. "only:image"
@@ -53,11 +54,11 @@ class MultimodalModel(nn.Module):
         dropout: float,
     ) -> None:
         super().__init__()
-        self.encoders = nn.ModuleDict(encoders)  # modality name -> encoder, in the fusion's input order
+        self.encoders = NameDict(encoders)  # modality name -> encoder, in the fusion's input order
         self.mixer = mixer
         self.fusion = fusion
         self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleDict(heads)  # task name -> head
+        self.heads = NameDict(heads)  # task name -> head
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features = [encoder(inputs[name]) for name, encoder in self.encoders.items()]  # N x (B, D)

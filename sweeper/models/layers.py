@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from torch import nn
 
 from sweeper.errors import ConfigError
@@ -52,3 +54,35 @@ def remaining_layers(dim: int, layers: int, *, name: str = "fusion_layers") -> n
     if layers == 1:
         return nn.Identity()
     return nn.Sequential(nn.GELU(), mlp(dim, dim, layers - 1, name=name))
+
+
+class NameDict(nn.ModuleDict):
+    """A ModuleDict keyed by user-given names (modalities, tasks), any of which may clash with a Module attribute.
+
+    nn.ModuleDict refuses a key such as ``type``, ``train`` or ``forward`` (a task called "type" is ordinary). Keys
+    are stored with a prefix and handed back without it, so ``heads["type"]``, ``keys()`` and ``items()`` read as
+    the user wrote them.
+    """
+
+    _PREFIX = "_"
+
+    def __init__(self, modules: Mapping[str, nn.Module] | None = None) -> None:
+        super().__init__(modules)  # ModuleDict.update stores each through __setitem__, which adds the prefix
+
+    def __getitem__(self, key: str) -> nn.Module:
+        return super().__getitem__(self._PREFIX + key)
+
+    def __setitem__(self, key: str, module: nn.Module) -> None:
+        super().__setitem__(self._PREFIX + key, module)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(self._PREFIX + key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k.removeprefix(self._PREFIX) for k in super().__iter__())
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        return list(self)
+
+    def items(self) -> list[tuple[str, nn.Module]]:  # type: ignore[override]
+        return [(k.removeprefix(self._PREFIX), v) for k, v in super().items()]

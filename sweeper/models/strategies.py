@@ -29,7 +29,7 @@ from sweeper.models.build import (
     build_heads,
     build_mixer,
 )
-from sweeper.models.layers import mlp
+from sweeper.models.layers import NameDict, mlp
 from sweeper.registry import Registry
 
 STRATEGIES: Registry[nn.Module] = Registry("strategy")
@@ -49,11 +49,11 @@ class EarlyFusionModel(_Strategy):
     def __init__(self, spec: DatasetSpec, config: ModelConfig) -> None:
         super().__init__()
         dim = config.hidden_dim
-        self.stems = nn.ModuleDict({m.name: _stem(m, dim) for m in spec.modalities})
+        self.stems = NameDict({m.name: _stem(m, dim) for m in spec.modalities})
         self.mixer = build_mixer(spec, config)
         self.trunk = nn.Sequential(nn.GELU(), mlp(dim * len(spec.modalities), dim, config.fusion_layers), nn.GELU())
         self.dropout = nn.Dropout(config.dropout)
-        self.heads = nn.ModuleDict(build_heads(spec, config, dim))
+        self.heads = NameDict(build_heads(spec, config, dim))
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features = [stem(inputs[name]) for name, stem in self.stems.items()]  # N x (B, D)
@@ -68,12 +68,10 @@ class _PerModalityHeads(_Strategy):
     def __init__(self, spec: DatasetSpec, config: ModelConfig) -> None:
         super().__init__()
         dim = config.hidden_dim
-        self.encoders = nn.ModuleDict(build_encoders(spec, config))
+        self.encoders = NameDict(build_encoders(spec, config))
         self.mixer = build_mixer(spec, config)
         self.dropout = nn.Dropout(config.dropout)
-        self.modality_heads = nn.ModuleDict(
-            {m: nn.ModuleDict(build_heads(spec, config, dim)) for m in spec.modality_names}
-        )
+        self.modality_heads = NameDict({m: NameDict(build_heads(spec, config, dim)) for m in spec.modality_names})
         self.tasks = spec.task_names
 
     def late(self, inputs: dict[str, Tensor]) -> tuple[dict[str, Tensor], list[Tensor]]:
@@ -104,7 +102,7 @@ class HybridFusionModel(_PerModalityHeads):
     def __init__(self, spec: DatasetSpec, config: ModelConfig) -> None:
         super().__init__(spec, config)
         self.fusion = build_fusion(config.base_fusion, len(spec.modalities), config)
-        self.fused_heads = nn.ModuleDict(build_heads(spec, config, config.hidden_dim))
+        self.fused_heads = NameDict(build_heads(spec, config, config.hidden_dim))
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         late, features = self.late(inputs)
@@ -121,7 +119,7 @@ class UnimodalModel(_Strategy):
         modality = next(m for m in spec.modalities if m.name == self.modality)
         self.encoder = build_encoder(modality, config, config.hidden_dim)
         self.dropout = nn.Dropout(config.dropout)
-        self.heads = nn.ModuleDict(build_heads(spec, config, config.hidden_dim))
+        self.heads = NameDict(build_heads(spec, config, config.hidden_dim))
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         z = self.dropout(self.encoder(inputs[self.modality]))  # (B, D)

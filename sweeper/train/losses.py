@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sweeper.errors import ConfigError
+from sweeper.models.layers import NameDict
 from sweeper.registry import Registry
 
 LOSSES: Registry[nn.Module] = Registry("loss")
@@ -33,8 +34,9 @@ class FocalLoss(nn.Module):
     """FL = -sum_c q_c * alpha_c * (1 - p_c)^gamma * log p_c, with q the (smoothed) one-hot target.
 
     ``focal_alpha`` weighs the positive class of a binary task by alpha and the negative one by 1 - alpha; for more
-    classes every class gets alpha; 0 turns class weighting off. ``dynamic_alpha`` replaces these by the inverse class frequencies of each batch
-    (normalised to mean 1 over the classes present), for tasks whose imbalance is not known in advance.
+    classes every class gets alpha; 0 turns class weighting off. ``dynamic_alpha`` replaces these by the inverse
+    class frequencies of each batch (normalised to mean 1 over the classes present), for tasks whose imbalance is
+    not known in advance.
     """
 
     alpha: Tensor  # (C,) buffer
@@ -85,7 +87,7 @@ class MultiTaskLoss(nn.Module):
         super().__init__()
         if weighting not in ("fixed", "uncertainty"):
             raise ConfigError(f"task_weighting must be 'fixed' or 'uncertainty', but got {weighting!r}")
-        self.losses = nn.ModuleDict(losses)
+        self.losses = NameDict(losses)
         self.weighting = weighting
         self.fixed = {task: float(weights.get(task, 1.0)) for task in losses}
         # s_t = log sigma_t^2 per task; loss = sum_t exp(-s_t) L_t + s_t (only trained with "uncertainty").

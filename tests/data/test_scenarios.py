@@ -58,7 +58,7 @@ def test_inputs_match_the_spec(dataset: MultimodalDataset) -> None:
         assert x.shape == (N, *modality.shape), modality.name
         if modality.kind == "text":
             assert x.dtype == torch.int64, modality.name
-            assert 0 <= x.min() and x.max() < modality.vocab_size, modality.name
+            assert x.min() >= 0 and x.max() < modality.vocab_size, modality.name
             assert modality.vocab_size == dataset.tokenizers[modality.name].vocab_size
             assert (x[:, 0] != 0).all(), "every text has at least one word"
             assert (x == 0).any(), "shorter texts are padded"
@@ -127,4 +127,3 @@ def test_unknown_scenario_names_the_known_ones() -> None:
     with pytest.raises(DataError) as info:
         make_synthetic(100, scenario="wnd")
     assert str(info.value) == f"unknown scenario 'wnd'; known: {', '.join(SCENARIOS)}"
-

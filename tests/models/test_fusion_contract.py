@@ -138,3 +138,16 @@ def test_attention_fusions_honour_heads(name: str) -> None:
         ConfigError, match=rf"^fusion '{name}' needs output_dim divisible by heads, but got output_dim=16, heads=3$"
     ):
         FUSIONS.create(name, [8, 8], OUTPUT_DIM, heads=3)
+
+
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_fusion_runs_under_bf16_autocast(name: str) -> None:
+    # train.precision = "bf16" wraps the whole model in autocast; features then arrive in bfloat16.
+    torch.manual_seed(0)
+    fusion = FUSIONS.create(name, [8, 8], OUTPUT_DIM)
+    features = [torch.randn(BATCH, 8).bfloat16().requires_grad_() for _ in range(2)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fusion(features)
+    out.float().square().sum().backward()
+    assert out.shape == (BATCH, OUTPUT_DIM) and torch.isfinite(out.float()).all()
+    assert all(x.grad is not None and x.grad.abs().sum() > 0 for x in features)

@@ -16,16 +16,12 @@ tokenizes text modalities with a vocabulary fitted on the training split only.
 
 from __future__ import annotations
 
-# Imported for their registration side effect.
-from sweeper.data.synthetic import (  # noqa: F401
-    default,
-    eeg_audio,
-    four_modal,
-    noisy_modality,
-    radiology,
-    rare_disease,
-    wound,
-)
+import importlib
+
 from sweeper.data.synthetic.generate import make_synthetic, scenario_names, scenario_sizes
+
+# Importing a scenario's module registers it.
+for _module in ("default", "rare_disease", "eeg_audio", "four_modal", "wound", "radiology", "noisy_modality"):
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["make_synthetic", "scenario_names", "scenario_sizes"]

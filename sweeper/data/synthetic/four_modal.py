@@ -32,36 +32,11 @@ from sweeper.data.synthetic.words import Topic, topic_sentences
 
 AUDIO_LENGTH, TEXT_WORDS, SENSOR_AXES, SENSOR_LENGTH = 2048, 12, 3, 32
 ACTIVITY_WORDS = (("walk", "stroll", "hike"), ("bike", "cycle", "ride"))
-DIARY_FILLER = tuple(
-    [
-        "the",
-        "a",
-        "and",
-        "then",
-        "with",
-        "after",
-        "before",
-        "today",
-        "later",
-        "again",
-        "near",
-        "some",
-        "this",
-        "that",
-        "we",
-        "went",
-        "our",
-        "friends",
-        "park",
-        "morning",
-        "evening",
-        "home",
-        "river",
-        "town",
-        "quickly",
-        "slowly",
-    ]
+_DIARY_TEXT = (
+    "the a and then with after before today later again near some this that we went our friends park "
+    "morning evening home river town quickly slowly"
 )
+DIARY_FILLER = tuple(_DIARY_TEXT.split())
 
 
 @SCENARIOS.register("four_modal", "vision + audio + text + sensor; scene = vision & audio, activity = sensor & text")

@@ -36,15 +36,19 @@ MENTION_PROB = 0.6
 
 @SCENARIOS.register("radiology", "scan + caption; modality (scan texture) and location (blob quadrant)")
 def radiology(n: int, g: torch.Generator, *, image_size: int = 16) -> Draft:
-    k, l = torch.randint(0, 3, (n,), generator=g), torch.randint(0, 4, (n,), generator=g)
-    scan = scan_image(k, l, image_size, g, texture_amplitude=0.15, noise_std=1.2)  # (N, 1, S, S)
+    # k and l of the docstring: imaging modality and location
+    kind, place = torch.randint(0, 3, (n,), generator=g), torch.randint(0, 4, (n,), generator=g)
+    scan = scan_image(kind, place, image_size, g, texture_amplitude=0.15, noise_std=1.2)  # (N, 1, S, S)
     caption = topic_sentences(
-        [Topic(k, MODALITY_WORDS, MENTION_PROB), Topic(l, LOCATION_WORDS, MENTION_PROB)],
+        [Topic(kind, MODALITY_WORDS, MENTION_PROB), Topic(place, LOCATION_WORDS, MENTION_PROB)],
         g,
         min_words=5,
         max_words=CAPTION_WORDS,
     )
     return Draft(
-        modalities={"scan": DraftModality("image", scan), "caption": DraftModality("text", caption, max_len=12)},
-        tasks={"modality": DraftTask(3, k), "location": DraftTask(4, l)},
+        modalities={
+            "scan": DraftModality("image", scan),
+            "caption": DraftModality("text", caption, max_len=CAPTION_WORDS),
+        },
+        tasks={"modality": DraftTask(3, kind), "location": DraftTask(4, place)},
     )

@@ -38,7 +38,7 @@ def blob_volume(amplitude: Tensor, shape: tuple[int, int, int], g: torch.Generat
     centre = [((s - 1) / 2) / s for s in shape]
     pos = torch.rand(n, 3, generator=g)  # distractor centres, relative to each side
     # A Gaussian is separable: build each from three 1-D profiles, (N, D) x (N, H) x (N, W).
-    blob = _outer3([torch.exp(-((x - c) ** 2) / (2 * (1 / 6) ** 2))[None] for x, c in zip(axes, centre)])
+    blob = _outer3([torch.exp(-((x - c) ** 2) / (2 * (1 / 6) ** 2))[None] for x, c in zip(axes, centre, strict=True)])
     distractor = _outer3(
         [torch.exp(-((x[None] - pos[:, i, None]) ** 2) / (2 * (1 / 10) ** 2)) for i, x in enumerate(axes)]
     )

@@ -13,38 +13,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-FILLER = [
-    "the",
-    "a",
-    "and",
-    "then",
-    "with",
-    "after",
-    "before",
-    "today",
-    "later",
-    "again",
-    "near",
-    "some",
-    "this",
-    "that",
-    "was",
-    "were",
-    "has",
-    "had",
-    "seen",
-    "noted",
-    "during",
-    "while",
-    "also",
-    "still",
-    "very",
-    "quite",
-    "patient",
-    "clinic",
-    "morning",
-    "evening",
-]
+# Words that carry no information in any scenario (no topic word may be one of them).
+_FILLER_TEXT = (
+    "the a and then with after before today later again near some this that was were has had seen noted "
+    "during while also still very quite patient clinic morning evening"
+)
+FILLER = tuple(_FILLER_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -60,7 +34,7 @@ def topic_sentences(
     topics: list[Topic], g: torch.Generator, *, min_words: int = 6, max_words: int = 12, filler: tuple[str, ...] = ()
 ) -> list[str]:
     """N sentences of ``min_words``..``max_words`` words; topic words at distinct random positions."""
-    filler = filler or tuple(FILLER)
+    filler = filler or FILLER
     n = len(topics[0].classes)
     if min_words < len(topics):
         raise ValueError(f"min_words={min_words} cannot hold {len(topics)} topic words")
@@ -81,5 +55,5 @@ def topic_sentences(
         ids[rows, order[:, k]] = torch.where(mentioned, word, ids[rows, order[:, k]])
     return [
         " ".join(table[i] for i in row[:length]).capitalize() + "."
-        for row, length in zip(ids.tolist(), lengths.tolist())
+        for row, length in zip(ids.tolist(), lengths.tolist(), strict=True)
     ]

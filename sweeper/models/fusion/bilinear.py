@@ -44,5 +44,6 @@ class BilinearFusion(Fusion):
 
     def forward(self, features: list[Tensor]) -> Tensor:
         x1, x2 = (p(x) for p, x in zip(self.projections, features, strict=True))  # (B, D_1), (B, D_2)
-        fused = self.bilinear(x1, x2)  # (B, D_out)
+        weight_dtype = self.bilinear.weight.dtype  # nn.Bilinear has no autocast rule: match its weights
+        fused = self.bilinear(x1.to(weight_dtype), x2.to(weight_dtype))  # (B, D_out)
         return self.mlp(fused)  # (B, D_out)

@@ -33,6 +33,7 @@ class CountSketch(nn.Module):
         self.register_buffer("sign", torch.randint(2, (input_dim,)).float() * 2 - 1)  # (D,), s(i) in {-1, +1}
 
     def forward(self, x: Tensor) -> Tensor:
+        x = x.to(self.sign.dtype)  # full precision under autocast: the FFT product of N spectra needs it
         sketch = x.new_zeros(x.shape[0], self.sketch_dim)  # (B, d)
         return sketch.index_add(1, self.index, x * self.sign)  # (B, d)
 
