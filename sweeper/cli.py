@@ -195,6 +195,55 @@ def list_command(
         console.print(table)
 
 
+data_app = typer.Typer(help="Check a sweep's dataset, or write an example dataset in the manifest format.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("check")
+@_user_errors
+def data_check(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec YAML whose data section to load and validate.")],
+) -> None:
+    """Load and validate the data exactly as a sweep would (nothing is written) and summarise it."""
+    from rich.table import Table
+
+    from sweeper.config import build_dataset, load_spec
+    from sweeper.data.manifest import summary
+
+    sweep = load_spec(spec)
+    dataset = build_dataset(sweep.data)
+    sweep.check_dataset(dataset.spec)
+    facts = summary(dataset)
+    console.print(f"{spec}: data valid; " + ", ".join(f"{n} {split}" for split, n in facts["splits"].items()))
+    modalities = Table(title="modalities", title_justify="left")
+    for column in ("modality", "kind", "per-sample shape", "vocabulary"):
+        modalities.add_column(column)
+    for name, m in facts["modalities"].items():
+        modalities.add_row(name, m["kind"], str(tuple(m["shape"])), str(m.get("vocab_size") or ""))
+    console.print(modalities)
+    tasks = Table(title="tasks: samples per class and split", title_justify="left")
+    for column in ("task", "class", *facts["splits"]):
+        tasks.add_column(column)
+    for task, classes in facts["tasks"].items():
+        for name, counts in classes.items():
+            tasks.add_row(task, name, *(str(counts.get(split, 0)) for split in facts["splits"]))
+    console.print(tasks)
+
+
+@data_app.command("demo")
+@_user_errors
+def data_demo(
+    out_dir: Annotated[Path, typer.Argument(help="New or empty folder to write the example into.")],
+    samples: Annotated[int, typer.Option(min=60, help="Rows in the example manifest.")] = 600,
+) -> None:
+    """Write an example dataset (PNG photos, text, vitals, a signal, two tasks, splits) and a sweep spec over it."""
+    from sweeper.data.example import write_example
+
+    spec = write_example(out_dir, samples)
+    console.print(f"wrote {samples} samples to {out_dir}: manifest.parquet, photos/*.png and {spec.name}")
+    console.print(f"next: sweeper data check {spec}   then: sweeper run {spec}", highlight=False)
+
+
 def main() -> None:
     app()
 

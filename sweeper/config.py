@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from sweeper.data import MultimodalDataset, make_synthetic
 from sweeper.data.dataset import DatasetSpec
+from sweeper.data.manifest import ManifestSection, load_manifest, resolve_paths
+from sweeper.data.manifest import first_error as manifest_first_error
 from sweeper.errors import ConfigError, RegistryError
 from sweeper.models import FUSIONS, HEADS, ModelConfig, check_fusion_name
 from sweeper.models.build import build_encoders
@@ -175,7 +177,7 @@ class ResourcesSection(_Strict):
 class SweepSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    data: DataSection = DataSection()
+    data: Annotated[DataSection | ManifestSection, Field(discriminator="source")] = DataSection()
     model: dict[str, Any] = {}  # defaults for ModelConfig fields
     train: dict[str, Any] = {}  # defaults for TrainConfig fields
     objective: ObjectiveSection = ObjectiveSection()
@@ -186,6 +188,9 @@ class SweepSpec(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _scalars_are_fixed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("data"), dict) and "source" not in data["data"]:
+            # A data section that names a path is a manifest; otherwise the built-in generator.
+            data = {**data, "data": {"source": "manifest" if "path" in data["data"] else "synthetic", **data["data"]}}
         if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
             data = dict(data)
             for name, value in data["parameters"].items():
@@ -319,6 +324,11 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     msg = err["msg"].removeprefix("Value error, ")
     parts = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+    if parts[:2] == ["data", "manifest"]:  # the user's own data: its section knows its union tags
+        loc, message = manifest_first_error(exc)
+        return f"{loc}: {message}"
+    if parts[:2] == ["data", "synthetic"]:
+        del parts[1]  # the data union's tag
     if len(parts) > 2 and parts[0] == "parameters" and parts[2] in _PARAM_TYPES:
         del parts[2]  # the union's tag, which the user did not write as a key
     loc = ".".join(parts)
@@ -352,11 +362,16 @@ def load_spec(path: str | Path) -> SweepSpec:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_spec(data, str(path))
+    spec = parse_spec(data, str(path))
+    if isinstance(spec.data, ManifestSection):  # a relative manifest path is relative to the spec file
+        spec = spec.model_copy(update={"data": resolve_paths(spec.data, path.parent)})
+    return spec
 
 
-def build_dataset(section: DataSection) -> MultimodalDataset:
-    """The dataset a data section describes (the built-in generator for now)."""
+def build_dataset(section: DataSection | ManifestSection) -> MultimodalDataset:
+    """The dataset a data section describes: the user's Parquet manifest, or the built-in generator."""
+    if isinstance(section, ManifestSection):
+        return load_manifest(section)
     from sweeper.data.synthetic import scenario_sizes
 
     takes = scenario_sizes(section.scenario)

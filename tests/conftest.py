@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 import pytest
 
 from sweeper.config import SweepSpec, parse_spec
+
+# Prepared datasets are cached by content; the tests keep theirs out of the user's cache folder.
+os.environ.setdefault("SWEEPER_CACHE_DIR", tempfile.mkdtemp(prefix="sweeper-test-cache-"))
 
 TINY: dict[str, Any] = {
     "name": "tiny",

@@ -74,6 +74,7 @@ class MultimodalDataset:
     targets: dict[str, Tensor]  # task -> (N,) int64
     splits: dict[str, Tensor] = field(default_factory=dict)  # split -> (n_split,) int64 sample indices
     tokenizers: dict[str, Tokenizer] = field(default_factory=dict)  # text modality -> tokenizer fitted on train
+    classes: dict[str, list[str]] = field(default_factory=dict)  # task -> class names in index order
 
     def to(self, device: torch.device | str) -> MultimodalDataset:
         """A copy with every tensor on ``device`` (done once per trial, not per batch)."""
@@ -83,6 +84,7 @@ class MultimodalDataset:
             targets={k: v.to(device) for k, v in self.targets.items()},
             splits={k: v.to(device) for k, v in self.splits.items()},
             tokenizers=dict(self.tokenizers),
+            classes={k: list(v) for k, v in self.classes.items()},
         )
 
     def split_size(self, split: str) -> int:

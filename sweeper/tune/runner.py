@@ -25,6 +25,7 @@ from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, Trial
 from sweeper.tracking.console import ConsoleProgress
 
 SPEC_FILE = "spec.yaml"
+DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
 OPTUNA_DB = "optuna.db"
 
 
@@ -87,6 +88,7 @@ def run_sweep(
         prepare_sweep_dir(sweep_dir, overwrite=overwrite)
         spec_file = sweep_dir / SPEC_FILE
         spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+        save_data_artifacts(data, sweep_dir / DATA_DIR)
         tracking_uri = tracking_uri or default_tracking_uri(sweep_dir)
         trackers: list[SweepCallback] = [
             ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
@@ -112,6 +114,17 @@ def run_sweep(
         first = next(iter(bridge.records.values()))
         raise SweepError(f"every trial failed; the first with: {first.error}")
     return SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
+
+
+def save_data_artifacts(data: MultimodalDataset, folder: Path) -> None:
+    """What turns a trial's outputs back into the user's terms: class names per task, fitted text tokenizers."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    classes = {t.name: data.classes.get(t.name, [str(k) for k in range(t.num_classes)]) for t in data.spec.tasks}
+    (folder / "classes.json").write_text(json.dumps(classes, indent=2))
+    for modality, tokenizer in data.tokenizers.items():
+        (folder / f"tokenizer_{modality}.json").write_text(tokenizer.to_json())
 
 
 def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, bridge: Any, optuna_storage: str) -> Any:

@@ -1,0 +1,102 @@
+"""``load_manifest``: a manifest section in, a validated ``MultimodalDataset`` out (from the cache when it can).
+
+Everything is checked before anything is returned or cached: ids, labels, the split, that every class of val and
+test is in train, then each modality's values. Cheap checks come first, so a typo fails before images are decoded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sweeper.data.dataset import DatasetSpec, MultimodalDataset, TaskSpec
+from sweeper.data.manifest import cache
+from sweeper.data.manifest.images import Source, sources
+from sweeper.data.manifest.labels import check_classes_in_train, check_unique_ids, encode_labels
+from sweeper.data.manifest.modalities import prepare_modality
+from sweeper.data.manifest.section import ColumnSplit, ImageModality, ManifestSection, RandomSplit, VolumeModality
+from sweeper.data.manifest.splits import column_split, random_split, split_indices, stratified_split
+from sweeper.data.manifest.table import Manifest, read_manifest
+
+
+def load_manifest(section: ManifestSection, *, cache_dir: Path | None = None) -> MultimodalDataset:
+    """The dataset ``section`` describes; with ``section.cache`` a content-keyed copy is reused and kept.
+
+    ``section.path`` should be absolute (see ``resolve_paths``); ``cache_dir`` defaults to ``$SWEEPER_CACHE_DIR``
+    or ``~/.cache/sweeper/datasets``.
+    """
+    if not section.cache:
+        manifest = read_manifest(section.path, section.source_columns())
+        return _build(section, manifest, _media(section, manifest))
+    # The key needs only the Parquet bytes and the referenced files, so a hit reads no other column.
+    media_columns = [m.column for m in section.modalities.values() if isinstance(m, ImageModality | VolumeModality)]
+    first = read_manifest(section.path, list(dict.fromkeys(media_columns)))
+    media = _media(section, first)
+    files = [item for items, _ in media.values() for item in items if isinstance(item, Path)]
+    key = cache.cache_key(section, first.files, files)
+    directory = cache_dir or cache.default_cache_dir()
+    dataset = cache.read_cached(key, directory)
+    if dataset is None:
+        dataset = _build(section, read_manifest(section.path, section.source_columns()), media)
+        cache.write_cached(key, dataset, directory)
+    return dataset
+
+
+def _media(section: ManifestSection, manifest: Manifest) -> dict[str, tuple[list[Source], list[str]]]:
+    """Each image or volume modality's files (checked to exist) or encoded bytes, and the paths as written."""
+    return {
+        name: sources(manifest, m.column, m.kind)
+        for name, m in section.modalities.items()
+        if isinstance(m, ImageModality | VolumeModality)
+    }
+
+
+def _build(
+    section: ManifestSection, manifest: Manifest, media: dict[str, tuple[list[Source], list[str]]]
+) -> MultimodalDataset:
+    if section.id:
+        check_unique_ids(manifest, section.id)
+    labels = {task: encode_labels(manifest, t.column) for task, t in section.tasks.items()}
+    codes = _split_codes(section, manifest, labels)
+    splits = split_indices(codes, _split_source(section, manifest.num_rows))
+    for task, (values, names) in labels.items():
+        check_classes_in_train(section.tasks[task].column, values, names, codes)
+
+    train_rows = splits["train"].numpy()
+    prepared = [
+        prepare_modality(manifest, name, modality, train_rows, media.get(name))
+        for name, modality in section.modalities.items()
+    ]
+    return MultimodalDataset(
+        spec=DatasetSpec(
+            modalities=tuple(p.spec for p in prepared),
+            tasks=tuple(TaskSpec(task, len(names)) for task, (_, names) in labels.items()),
+        ),
+        inputs={p.spec.name: p.values for p in prepared},
+        targets={task: torch.from_numpy(values) for task, (values, _) in labels.items()},
+        splits=splits,
+        tokenizers={p.spec.name: p.tokenizer for p in prepared if p.tokenizer is not None},
+        classes={task: names for task, (_, names) in labels.items()},
+    )
+
+
+def _split_codes(
+    section: ManifestSection, manifest: Manifest, labels: dict[str, tuple[np.ndarray, list[str]]]
+) -> np.ndarray:
+    split = section.split
+    if isinstance(split, ColumnSplit):
+        return column_split(manifest, split.column)
+    if isinstance(split, RandomSplit):
+        return random_split(manifest.num_rows, split)
+    stratify = section.stratify_task
+    assert stratify is not None
+    return stratified_split(labels[stratify][0], split)
+
+
+def _split_source(section: ManifestSection, n_rows: int) -> str:
+    split = section.split
+    if isinstance(split, ColumnSplit):
+        return f"column {split.column!r}"
+    return f"split by {split.by} (val={split.val}, test={split.test} of {n_rows} rows)"

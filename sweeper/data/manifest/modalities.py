@@ -1,0 +1,78 @@
+"""One modality's tensor and spec from its columns; statistics and vocabularies come from the training rows only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow.compute as pc
+import torch
+from torch import Tensor
+
+from sweeper.data.dataset import ModalitySpec
+from sweeper.data.manifest.images import Source, load_images, load_volumes
+from sweeper.data.manifest.numeric import list_matrix, scalar_matrix, signal_array, standardize
+from sweeper.data.manifest.section import (
+    FeaturesModality,
+    ImageModality,
+    Modality,
+    SignalModality,
+    TabularModality,
+    TextModality,
+    VolumeModality,
+)
+from sweeper.data.manifest.table import Manifest, check_no_nulls, column_error, first_true, is_text, type_error
+from sweeper.data.text import Tokenizer
+
+
+@dataclass
+class PreparedModality:
+    spec: ModalitySpec
+    values: Tensor  # (N, *spec.shape): float32, or int64 token ids for text
+    tokenizer: Tokenizer | None = None
+
+
+def prepare_modality(
+    manifest: Manifest,
+    name: str,
+    modality: Modality,
+    train_rows: np.ndarray,
+    media: tuple[list[Source], list[str]] | None = None,
+) -> PreparedModality:
+    """The tensor of modality ``name``; ``media`` holds an image or volume column's files or bytes, read already."""
+    if isinstance(modality, TextModality):
+        return _text(manifest, name, modality, train_rows)
+    if isinstance(modality, ImageModality):
+        assert media is not None
+        values = load_images(*media, modality.column, name, modality.size, modality.channels)  # (N, C, H, W)
+    elif isinstance(modality, VolumeModality):
+        assert media is not None
+        values = load_volumes(*media, modality.column, modality.size)  # (N, C, D, H, W)
+    elif isinstance(modality, TabularModality):
+        columns = modality.source_columns()
+        raw = scalar_matrix(manifest, columns) if modality.columns else list_matrix(manifest, columns[0])
+        values = standardize(raw, train_rows)  # (N, F)
+    elif isinstance(modality, SignalModality):
+        values = signal_array(manifest, modality.column, modality.channels)  # (N, C, L)
+    elif isinstance(modality, FeaturesModality):
+        values = list_matrix(manifest, modality.column)  # (N, D)
+    else:  # pragma: no cover - the section's discriminated union admits no other kind
+        raise TypeError(f"unknown modality options {type(modality).__name__}")
+    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    return PreparedModality(ModalitySpec(name, modality.kind, tuple(tensor.shape[1:])), tensor)
+
+
+def _text(manifest: Manifest, name: str, modality: TextModality, train_rows: np.ndarray) -> PreparedModality:
+    column = modality.column
+    array = manifest.column(column)
+    if not is_text(array.type):
+        raise type_error(column, array, f"strings for text modality {name!r}")
+    check_no_nulls(array, column, "a text in every row")
+    empty = first_true(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(array)), 0))
+    if empty is not None:
+        raise column_error(column, f"text {array[empty].as_py()!r} is empty; expected at least one word", empty)
+    texts = array.to_pylist()
+    tokenizer = Tokenizer.fit((texts[i] for i in train_rows.tolist()), max_vocab=modality.max_vocab)
+    ids = tokenizer.encode(texts, modality.max_len)  # (N, L) int64
+    spec = ModalitySpec(name, "text", (modality.max_len,), vocab_size=tokenizer.vocab_size)
+    return PreparedModality(spec, ids, tokenizer)
