@@ -46,6 +46,7 @@ def main() -> None:
         started = time.perf_counter()
         write_manifest(path, args.rows)
         written_s = time.perf_counter() - started
+        size_mb = path.stat().st_size / 2**20
         section = {
             "path": str(path),
             "modalities": {
@@ -60,9 +61,8 @@ def main() -> None:
             started = time.perf_counter()
             data = load_manifest(ManifestSection.model_validate({**section, "cache": cache}))
             timings[name] = time.perf_counter() - started
-    size_mb = path.stat().st_size / 2**20 if path.exists() else float("nan")
     print(f"rows                         {args.rows:,} (tabular 10 columns, signal 8 x 128 floats per row)")
-    print(f"manifest written in          {written_s:8.2f} s  {'' if size_mb != size_mb else f'({size_mb:.0f} MiB)'}")
+    print(f"manifest written in          {written_s:8.2f} s  ({size_mb:.0f} MiB of Parquet)")
     for name, seconds in timings.items():
         print(f"{name:<29}{seconds:8.2f} s")
     print(f"tensors                      {', '.join(f'{k} {tuple(v.shape)}' for k, v in data.inputs.items())}")

@@ -12,8 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from sweeper.config import parse_spec
 from sweeper.data.manifest import load_manifest, parse_manifest_section
 from sweeper.errors import DataError
+from sweeper.tune import run_sweep
 
 COLUMNS: dict[str, Any] = {
     "id": ["a", "b", "c", "d", "e", "f"],
@@ -30,10 +32,20 @@ def _error(tmp_path: Path, columns: dict[str, Any], modalities: dict[str, Any] =
     pq.write_table(pa.table({**COLUMNS, **columns}), path)
     spec = {"path": str(path), "id": "id", "modalities": modalities, "tasks": {"y": {"column": "y"}}}
     spec |= {"split": {"column": "split"}, "cache": False, **section}
+    return _fails(tmp_path, spec)
+
+
+def _fails(tmp_path: Path, section: dict[str, Any]) -> str:
+    """The one-line DataError of loading ``section``; a sweep on it fails the same way and writes nothing."""
     with pytest.raises(DataError) as info:
-        load_manifest(parse_manifest_section(spec))
+        load_manifest(parse_manifest_section(section))
     message = str(info.value)
     assert "\n" not in message
+    sweep = parse_spec({"name": "s", "data": section, "parameters": {"lr": 0.01}})
+    with pytest.raises(DataError) as again:
+        run_sweep(sweep, tmp_path / "sweeps" / "s", quiet=True)
+    assert str(again.value) == message
+    assert not (tmp_path / "sweeps").exists(), "a data error must leave no sweep folder behind"
     return message
 
 
@@ -44,27 +56,23 @@ def _png(path: Path, mode: str) -> str:
 
 def test_a_missing_parquet_file_cannot_be_read(tmp_path: Path) -> None:
     missing = tmp_path / "x.parquet"
-    section = parse_manifest_section({"path": str(missing), "modalities": TABULAR, "tasks": {"y": {"column": "y"}}})
-    with pytest.raises(DataError) as info:
-        load_manifest(section)
-    assert str(info.value) == f"cannot read '{missing}' as Parquet: no such file or folder"
+    message = _fails(tmp_path, {"path": str(missing), "modalities": TABULAR, "tasks": {"y": {"column": "y"}}})
+    assert message == f"cannot read '{missing}' as Parquet: no such file or folder"
 
 
 def test_a_corrupt_parquet_file_cannot_be_read(tmp_path: Path) -> None:
     path = tmp_path / "x.parquet"
     path.write_bytes(b"this is not parquet at all")
-    section = parse_manifest_section({"path": str(path), "modalities": TABULAR, "tasks": {"y": {"column": "y"}}})
-    with pytest.raises(DataError) as info:
-        load_manifest(section)
-    message = str(info.value)
+    message = _fails(tmp_path, {"path": str(path), "modalities": TABULAR, "tasks": {"y": {"column": "y"}}})
     assert message.startswith(f"cannot read '{path}' as Parquet: ") and len(message) > len(str(path)) + 30
     assert "\n" not in message
 
 
 def test_an_empty_folder_is_not_a_manifest(tmp_path: Path) -> None:
-    section = parse_manifest_section({"path": str(tmp_path), "modalities": TABULAR, "tasks": {"y": {"column": "y"}}})
-    with pytest.raises(DataError, match=r"holds no \.parquet files; expected a Parquet file or a folder of them"):
-        load_manifest(section)
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    message = _fails(tmp_path, {"path": str(folder), "modalities": TABULAR, "tasks": {"y": {"column": "y"}}})
+    assert "holds no .parquet files; expected a Parquet file or a folder of them" in message
 
 
 def test_a_missing_column_lists_the_available_ones(tmp_path: Path) -> None:
