@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from sweeper.data import MultimodalDataset, make_synthetic
 from sweeper.data.dataset import DatasetSpec
@@ -21,6 +21,8 @@ from sweeper.data.manifest import first_error as manifest_first_error
 from sweeper.errors import ConfigError, RegistryError
 from sweeper.models import FUSIONS, HEADS, ModelConfig, check_fusion_name
 from sweeper.models.build import build_encoders
+from sweeper.params import ChoiceParam, FixedParam, Param, Scalar
+from sweeper.schema import StrictModel
 from sweeper.train import LOSSES, TrainConfig
 from sweeper.train.optim import build_loss
 
@@ -36,88 +38,9 @@ SEARCHABLE = tuple(
     for f in dataclasses.fields(cls)
     if f.name in MODEL_KEYS + TRAIN_KEYS and f.default_factory is dataclasses.MISSING
 )
-Scalar = str | int | float | bool
 
 
-class _Strict(BaseModel):
-    """A section whose unknown keys are reported with the list of allowed ones."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in data:
-                if key not in cls.model_fields:
-                    raise ValueError(f"unknown key {key!r}; allowed: {', '.join(cls.model_fields)}")
-        return data
-
-
-class _Param(_Strict):
-    # Sample this parameter only when every named parameter took one of the listed values (define-by-run).
-    when: dict[str, list[Scalar]] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _when_lists(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("when"), dict):
-            data = {**data, "when": {k: v if isinstance(v, list) else [v] for k, v in data["when"].items()}}
-        return data
-
-
-class ChoiceParam(_Param):
-    type: Literal["choice"]
-    values: list[Scalar]
-
-    @model_validator(mode="after")
-    def _non_empty(self) -> ChoiceParam:
-        if not self.values:
-            raise ValueError("empty choice: values must list at least one value")
-        return self
-
-
-class IntParam(_Param):
-    type: Literal["int"]
-    low: int
-    high: int
-    log: bool = False
-    step: int = 1
-
-    @model_validator(mode="after")
-    def _valid_range(self) -> IntParam:
-        _check_range(self.low, self.high, self.log, allow_equal=True)
-        return self
-
-
-class FloatParam(_Param):
-    type: Literal["float"]
-    low: float
-    high: float
-    log: bool = False
-
-    @model_validator(mode="after")
-    def _valid_range(self) -> FloatParam:
-        _check_range(self.low, self.high, self.log, allow_equal=False)
-        return self
-
-
-class FixedParam(_Param):
-    type: Literal["fixed"]
-    value: Scalar
-
-
-Param = Annotated[ChoiceParam | IntParam | FloatParam | FixedParam, Field(discriminator="type")]
-
-
-def _check_range(low: float, high: float, log: bool, *, allow_equal: bool) -> None:
-    if high < low or (high == low and not allow_equal):
-        raise ValueError(f"empty range: low={low} must be below high={high}")
-    if log and low <= 0:
-        raise ValueError(f"a log-scale range needs low > 0, but got low={low}")
-
-
-class DataSection(_Strict):
+class DataSection(StrictModel):
     source: Literal["synthetic"] = "synthetic"  # the built-in generator (sweeper.data.synthetic)
     scenario: str = "default"  # which built-in scenario: default, rare_disease, eeg_audio, four_modal, wound, ...
     n_samples: int = Field(3000, ge=60)
@@ -149,12 +72,12 @@ class DataSection(_Strict):
         return self
 
 
-class ObjectiveSection(_Strict):
+class ObjectiveSection(StrictModel):
     metric: str = "val/mean_macro_f1"  # any reported val metric, e.g. val/agree/auroc
     mode: Literal["max", "min"] = "max"
 
 
-class BudgetSection(_Strict):
+class BudgetSection(StrictModel):
     num_samples: int = Field(12, ge=1)  # trials Optuna proposes
     max_epochs: int = Field(6, ge=1)  # full budget of a trial; ASHA's max_t
     grace_period: int = Field(2, ge=1)  # epochs every trial gets before ASHA may stop it
@@ -169,17 +92,17 @@ class BudgetSection(_Strict):
         return self
 
 
-class ResourcesSection(_Strict):
+class ResourcesSection(StrictModel):
     cpu: float = Field(1, gt=0)  # CPUs per trial
     gpu: float = Field(0, ge=0)  # GPUs per trial; a fraction such as 0.25 packs trials onto one GPU
 
 
-class SweepSpec(_Strict):
+class SweepSpec(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     data: Annotated[DataSection | ManifestSection, Field(discriminator="source")] = DataSection()
-    model: dict[str, Any] = {}  # defaults for ModelConfig fields
-    train: dict[str, Any] = {}  # defaults for TrainConfig fields
+    model: dict[str, Any] = Field(default_factory=dict)  # defaults for ModelConfig fields
+    train: dict[str, Any] = Field(default_factory=dict)  # defaults for TrainConfig fields
     objective: ObjectiveSection = ObjectiveSection()
     parameters: dict[str, Param]
     budget: BudgetSection = BudgetSection()

@@ -12,7 +12,8 @@ from typing import Any
 
 import optuna
 
-from sweeper.config import ChoiceParam, FixedParam, FloatParam, IntParam, SweepSpec
+from sweeper.config import SweepSpec
+from sweeper.params import ChoiceParam, FixedParam, FloatParam, IntParam
 
 
 class DefineByRun:

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -22,24 +20,10 @@ from pydantic import (
 )
 
 from sweeper.errors import ConfigError
+from sweeper.schema import StrictModel
 
 # Modality and task names end up in metric keys such as val/<task>/acc.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-class _Strict(BaseModel):
-    """A section whose unknown keys are reported with the list of allowed ones (as in ``sweeper.config``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in data:
-                if key not in cls.model_fields:
-                    raise ValueError(f"unknown key {key!r}; allowed: {', '.join(cls.model_fields)}")
-        return data
 
 
 def _check_size(value: Any, names: str) -> tuple[int, ...]:
@@ -50,7 +34,7 @@ def _check_size(value: Any, names: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-class ImageModality(_Strict):
+class ImageModality(StrictModel):
     kind: Literal["image"]
     column: str  # file paths (PNG, JPEG, NPY), relative to the manifest's folder, or encoded image bytes
     size: tuple[int, int]  # [H, W] every image is resized to
@@ -65,7 +49,7 @@ class ImageModality(_Strict):
         return [self.column]
 
 
-class VolumeModality(_Strict):
+class VolumeModality(StrictModel):
     kind: Literal["volume"]
     column: str  # .npy files (D, H, W) or (C, D, H, W), or .npy bytes
     size: tuple[int, int, int]  # [D, H, W] every volume is resized to
@@ -79,7 +63,7 @@ class VolumeModality(_Strict):
         return [self.column]
 
 
-class TextModality(_Strict):
+class TextModality(StrictModel):
     kind: Literal["text"]
     column: str  # one string per row
     max_len: int = Field(64, ge=1)  # words kept per text; shorter texts are padded
@@ -89,7 +73,7 @@ class TextModality(_Strict):
         return [self.column]
 
 
-class TabularModality(_Strict):
+class TabularModality(StrictModel):
     kind: Literal["tabular"]
     columns: list[str] | None = None  # numeric columns, one feature each
     column: str | None = None  # or one list column with the same number of numbers in every row
@@ -107,7 +91,7 @@ class TabularModality(_Strict):
         return list(self.columns) if self.columns is not None else [str(self.column)]
 
 
-class SignalModality(_Strict):
+class SignalModality(StrictModel):
     kind: Literal["signal"]
     column: str  # list<number> per row (C*L, channel after channel) or list<list<number>> (C lists of L)
     channels: int | None = Field(None, ge=1)  # C; a flat list defaults to 1, a nested one gives its own
@@ -116,7 +100,7 @@ class SignalModality(_Strict):
         return [self.column]
 
 
-class FeaturesModality(_Strict):
+class FeaturesModality(StrictModel):
     kind: Literal["features"]
     column: str  # list<number> with the same length D in every row, e.g. a precomputed embedding
 
@@ -138,16 +122,16 @@ MODALITY_OPTIONS = {
 }
 
 
-class TaskColumn(_Strict):
+class TaskColumn(StrictModel):
     column: str  # labels of any scalar type; classes are its sorted unique values
 
 
-class ColumnSplit(_Strict):
+class ColumnSplit(StrictModel):
     by: Literal["column"] = "column"
     column: str  # values train, val or test
 
 
-class DrawnSplit(_Strict):
+class DrawnSplit(StrictModel):
     """A split drawn with a seed: the fractions of rows in val and test, the rest in train."""
 
     by: str  # narrowed by each subclass; declared here so it is listed first among the allowed keys
@@ -192,7 +176,7 @@ Split = Annotated[
 ]
 
 
-class ManifestSection(_Strict):
+class ManifestSection(StrictModel):
     source: Literal["manifest"] = "manifest"
     path: str  # a Parquet file or a folder of Parquet files; image and volume paths are relative to its folder
     id: str | None = None  # optional sample id column; duplicate ids are an error

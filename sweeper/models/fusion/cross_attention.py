@@ -7,12 +7,11 @@ z + FFN(LayerNorm(z)); the output of one block is the query of the next.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-from sweeper.errors import ConfigError
 from sweeper.models.fusion import FUSIONS
 from sweeper.models.fusion._base import Fusion
+from sweeper.models.fusion._tokens import ModalityTokens, require_heads_divide
 from sweeper.models.layers import require_positive
 
 
@@ -47,18 +46,13 @@ class CrossAttentionFusion(Fusion):
         dropout: float = 0.0,
     ) -> None:
         super().__init__(input_dims, output_dim)
-        require_positive("heads", heads)
+        require_heads_divide(self.name, output_dim, heads)
         require_positive("fusion_layers", fusion_layers)
-        if output_dim % heads != 0:
-            message = f"needs output_dim divisible by heads, but got {output_dim=}, {heads=}"
-            raise ConfigError(f"fusion 'cross_attention' {message}")
-        self.projections = nn.ModuleList(nn.Linear(d, output_dim) for d in input_dims)
-        self.modality_embedding = nn.Parameter(0.02 * torch.randn(len(input_dims), output_dim))  # (N, D)
+        self.tokens = ModalityTokens(input_dims, output_dim)  # projection + learned modality embedding
         self.blocks = nn.ModuleList(AttentionBlock(output_dim, heads, dropout) for _ in range(fusion_layers))
 
     def forward(self, features: list[Tensor]) -> Tensor:
-        projected = [p(x) for p, x in zip(self.projections, features, strict=True)]  # N x (B, D)
-        tokens = torch.stack(projected, dim=1) + self.modality_embedding  # (B, N, D)
+        tokens = self.tokens(features)  # (B, N, D)
         query = tokens.mean(dim=1, keepdim=True)  # (B, 1, D)
         for block in self.blocks:
             query, weights = block(query, tokens)  # (B, 1, D), (B, 1, N)
