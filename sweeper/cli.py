@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -126,7 +125,9 @@ def ui(
     """Open the MLflow UI on a sweep's own store (stop it with Ctrl-C)."""
     command = ui_command(sweep_dir, host, port)
     typer.echo(f"MLflow UI for {sweep_dir} on http://{host}:{port}  (Ctrl-C to stop)")
-    raise typer.Exit(subprocess.call(command))
+    sys.stdout.flush()
+    # Become the MLflow server rather than its parent, so a signal that stops `sweeper ui` stops the server too.
+    os.execv(command[0], command)
 
 
 def ui_command(sweep_dir: Path, host: str, port: int) -> list[str]:
@@ -142,6 +143,7 @@ def ui_command(sweep_dir: Path, host: str, port: int) -> list[str]:
         "--backend-store-uri", default_tracking_uri(sweep_dir),
         "--default-artifact-root", (sweep_dir / ARTIFACTS_DIR).resolve().as_uri(),
         "--host", host, "--port", str(port),
+        "--workers", "1",  # one person looking at one sweep; the default 4 processes cost ~0.7 GB
     ]  # fmt: skip
 
 

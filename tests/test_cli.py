@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -130,6 +133,7 @@ def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path) -> None:
         [sys.executable, "-m", "sweeper.cli", "ui", str(tiny_sweep), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # the server and its workers form one process group, stopped together below
     )
     try:
         body = None
@@ -147,8 +151,12 @@ def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path) -> None:
         assert body is not None, "the MLflow UI did not answer within 60 s"
         assert "tiny" in [e["name"] for e in body["experiments"]]
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group did not stop on SIGTERM
 
 
 def test_run_against_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
