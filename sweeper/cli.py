@@ -96,17 +96,29 @@ def recommend_command(
     mode: Annotated[str | None, typer.Option(help="'max' or 'min' (default: the objective's, else guessed).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Fusion to leave out; repeat for several.")] = None,
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    source: Annotated[
+        str, typer.Option(help="Read the trials from 'parquet' (the sweep's results) or 'mlflow' (its runs).")
+    ] = "parquet",
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="With --source mlflow: the MLflow store (default: the sweep's own).")
+    ] = None,
 ) -> None:
     """Rank configurations, show the best of each fusion type and name the best default fusion."""
-    _print_recommendation(sweep_dir, metric, mode, exclude or [], format)
+    _print_recommendation(sweep_dir, metric, mode, exclude or [], format, source, tracking_uri)
 
 
 def _print_recommendation(
-    sweep_dir: Path, metric: str | None, mode: str | None, exclude: list[str], fmt: Format
+    sweep_dir: Path,
+    metric: str | None,
+    mode: str | None,
+    exclude: list[str],
+    fmt: Format,
+    source: str = "parquet",
+    tracking_uri: str | None = None,
 ) -> None:
     from sweeper.recommend import print_table, recommend, render_json, render_markdown
 
-    rec = recommend(sweep_dir, metric=metric, mode=mode, exclude=exclude)
+    rec = recommend(sweep_dir, metric=metric, mode=mode, exclude=exclude, source=source, tracking_uri=tracking_uri)
     if fmt is Format.json:
         typer.echo(render_json(rec))
     elif fmt is Format.md:

@@ -188,3 +188,20 @@ def test_list_shows_every_registered_name_with_hyperparameters() -> None:
 def test_list_with_an_unknown_section_is_one_line() -> None:
     line = _one_line_error(runner.invoke(app, ["list", "fusion"]))
     assert "unknown section 'fusion'; known: fusions, encoders, heads, losses" in line
+
+
+def test_recommend_from_mlflow_agrees_with_parquet(tiny_sweep: Path) -> None:
+    from_parquet = json.loads(runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "json"]).output)
+    result = runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "json", "--source", "mlflow"])
+    assert result.exit_code == 0, result.output
+    from_mlflow = json.loads(result.output)
+    for key in ("default_fusion", "fusions", "ranked", "task_winners", "unfinished"):
+        assert from_mlflow[key] == from_parquet[key], key
+    assert sorted(from_mlflow["pruned"], key=str) == sorted(from_parquet["pruned"], key=str)
+
+
+def test_recommend_from_a_store_without_the_sweep_is_one_line(tiny_sweep: Path, tmp_path: Path) -> None:
+    args = ["recommend", str(tiny_sweep), "--source", "mlflow", "--tracking-uri", f"sqlite:///{tmp_path / 'x.db'}"]
+    assert "no MLflow experiment named 'tiny'" in _one_line_error(runner.invoke(app, args))
+    bad = runner.invoke(app, ["recommend", str(tiny_sweep), "--source", "csv"])
+    assert "source must be 'parquet' or 'mlflow', but got 'csv'" in _one_line_error(bad)

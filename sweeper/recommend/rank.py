@@ -14,11 +14,10 @@ from typing import Any
 
 import yaml
 
-from sweeper.errors import ConfigError, SweepError
-from sweeper.models import FUSIONS, ModelConfig
-from sweeper.tracking import TrialStatus, read_trials
-
-CONFIG_PREFIX = "config/"
+from sweeper.errors import ConfigError, RegistryError, SweepError
+from sweeper.models import ModelConfig, check_fusion_name
+from sweeper.recommend.sources import CONFIG_PREFIX, rows_from_mlflow
+from sweeper.tracking import TrialStatus, default_tracking_uri, read_trials
 
 
 @dataclass
@@ -69,8 +68,14 @@ def recommend(
     metric: str | None = None,
     mode: str | None = None,
     exclude: list[str] | None = None,
+    source: str = "parquet",
+    tracking_uri: str | None = None,
 ) -> Recommendation:
-    """Read ``sweep_dir``'s results and rank them by ``metric`` (default: the sweep's objective)."""
+    """Read ``sweep_dir``'s results and rank them by ``metric`` (default: the sweep's objective).
+
+    ``source`` is "parquet" (the sweep's results folder) or "mlflow" (its runs in the sweep's own store, or in the
+    store at ``tracking_uri``); both give the same recommendation.
+    """
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise SweepError(f"sweep folder {str(sweep_dir)!r} does not exist")
@@ -83,10 +88,17 @@ def recommend(
         mode = objective.get("mode", "max") if metric == objective.get("metric") else _guess_mode(metric)
     exclude = list(exclude or [])
     for name in exclude:
-        if name not in FUSIONS:
-            raise ConfigError(f"--exclude: unknown fusion {name!r}; known: {', '.join(FUSIONS.names())}")
-
-    rows = read_trials(sweep_dir).to_pylist()
+        try:
+            check_fusion_name(name)
+        except RegistryError as exc:
+            raise ConfigError(f"--exclude: {exc}") from None
+    if source == "parquet":
+        rows = read_trials(sweep_dir).to_pylist()
+    elif source == "mlflow":
+        uri = tracking_uri or default_tracking_uri(sweep_dir)
+        rows = rows_from_mlflow(uri, spec.get("name", sweep_dir.name), objective.get("metric", metric))
+    else:
+        raise ConfigError(f"source must be 'parquet' or 'mlflow', but got {source!r}")
     if rows and metric not in rows[0]:
         known = sorted(k for k in rows[0] if k.startswith(("val/", "test/", "train/")))
         raise ConfigError(f"unknown metric {metric!r}; known: {', '.join(known)}")

@@ -36,12 +36,14 @@ class MlflowTracker(SweepCallback):
         tracking_uri: str | None,
         spec_file: Path,
         sweep_params: dict[str, Any],
+        default_fusion: str = "concat",
     ) -> None:
         self.sweep_dir = Path(sweep_dir)
         self.sweep = sweep
         self.tracking_uri = tracking_uri or default_tracking_uri(self.sweep_dir)
         self.spec_file = spec_file
         self.sweep_params = sweep_params
+        self.default_fusion = default_fusion  # the fusion of trials whose space does not sample one
         self.parent_run_id: str | None = None
         self._runs: dict[str, str] = {}  # trial_id -> MLflow run id
 
@@ -82,7 +84,7 @@ class MlflowTracker(SweepCallback):
                 "sweeper.role": "trial",
                 "sweeper.sweep": self.sweep,
                 "sweeper.trial_id": trial.trial_id,
-                "fusion": str(trial.params.get("fusion", "")),
+                "fusion": str(trial.params.get("fusion", self.default_fusion)),
                 "status": TrialStatus.RUNNING.value,
             },
         )

@@ -92,7 +92,14 @@ def run_sweep(
         tracking_uri = tracking_uri or default_tracking_uri(sweep_dir)
         trackers: list[SweepCallback] = [
             ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
-            MlflowTracker(sweep_dir, spec.name, tracking_uri, spec_file, _sweep_params(spec)),
+            MlflowTracker(
+                sweep_dir,
+                spec.name,
+                tracking_uri,
+                spec_file,
+                _sweep_params(spec),
+                default_fusion=spec.trial_config(spec.default_point()).model.fusion,
+            ),
             ConsoleProgress(spec.budget.num_samples, spec.objective.metric, quiet=quiet),
         ]
         from sweeper.tune.callbacks import TrackerBridge

@@ -1,0 +1,53 @@
+"""Where recommend reads a sweep's trials from: its Parquet results (the default) or its MLflow runs.
+
+Both give the same rows: trial_id, status, epochs, ``config/<parameter>`` values, the final value of every
+reported metric, train_s and error, one row per trial.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from sweeper.errors import SweepError
+
+CONFIG_PREFIX = "config/"
+
+
+def rows_from_mlflow(tracking_uri: str, sweep: str, objective: str) -> list[dict[str, Any]]:
+    """The trials of the latest sweep named ``sweep`` in the MLflow store at ``tracking_uri``."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        client = MlflowClient(tracking_uri)
+        experiment = client.get_experiment_by_name(sweep)
+    except MlflowException as exc:
+        raise SweepError(f"cannot read the MLflow store at {tracking_uri!r}: {exc.message}") from None
+    if experiment is None:
+        raise SweepError(f"no MLflow experiment named {sweep!r} at {tracking_uri!r}")
+    parents = client.search_runs(
+        [experiment.experiment_id], "tags.`sweeper.role` = 'sweep'", order_by=["attributes.start_time DESC"]
+    )
+    if not parents:
+        raise SweepError(f"the MLflow experiment {sweep!r} holds no sweep run")
+    children = client.search_runs(
+        [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}'", max_results=50_000
+    )
+    rows = []
+    for run in children:
+        tags, metrics = run.data.tags, run.data.metrics
+        history = client.get_metric_history(run.info.run_id, objective) if objective in metrics else []
+        rows.append(
+            {
+                "trial_id": tags.get("sweeper.trial_id", run.info.run_name),
+                "status": tags.get("status", "running"),
+                "epochs": max((m.step for m in history), default=0),
+                **{f"{CONFIG_PREFIX}{k}": yaml.safe_load(v) for k, v in run.data.params.items()},
+                **metrics,
+                "train_s": metrics.get("time/train_s"),
+                "error": tags.get("error"),
+            }
+        )
+    return sorted(rows, key=lambda r: r["trial_id"])
