@@ -31,11 +31,22 @@ def _one_line_error(result) -> str:  # type: ignore[no-untyped-def]
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [c.name or c.callback.__name__ for c in app.registered_commands])
-def test_every_command_has_help(command: str) -> None:
-    result = runner.invoke(app, [command, "--help"])
-    assert result.exit_code == 0
+def _commands() -> list[list[str]]:
+    """Every command, sub-commands of groups (``data check``) included, as the words a user types."""
+    words = [[c.name or c.callback.__name__] for c in app.registered_commands]  # type: ignore[union-attr]
+    for group in app.registered_groups:
+        assert group.typer_instance is not None and group.name
+        words.append([group.name])
+        words += [[group.name, c.name or c.callback.__name__] for c in group.typer_instance.registered_commands]  # type: ignore[union-attr]
+    return words
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
     assert "Usage" in result.output and len(result.output.splitlines()) > 3
+    assert "Traceback" not in result.output
 
 
 def test_top_level_help_lists_the_commands() -> None:
