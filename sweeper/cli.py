@@ -66,6 +66,7 @@ def run(
 ) -> None:
     """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; results go to Parquet and MLflow."""
     from sweeper.config import load_spec
+    from sweeper.tracking.mlflow_tracker import check_tracking_uri
     from sweeper.tune import run_sweep
     from sweeper.tune.runner import check_reachable, check_sweep_dir
 
@@ -76,6 +77,8 @@ def run(
     check_sweep_dir(sweep_dir, overwrite=overwrite)
     if address or os.environ.get("RAY_ADDRESS"):
         check_reachable(address or os.environ["RAY_ADDRESS"])
+    if tracking_uri:
+        check_tracking_uri(tracking_uri)
     console.print(
         f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
         f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"

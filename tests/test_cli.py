@@ -216,3 +216,14 @@ def test_recommend_from_a_store_without_the_sweep_is_one_line(tiny_sweep: Path, 
     assert "no MLflow experiment named 'tiny'" in _one_line_error(runner.invoke(app, args))
     bad = runner.invoke(app, ["recommend", str(tiny_sweep), "--source", "csv"])
     assert "source must be 'parquet' or 'mlflow', but got 'csv'" in _one_line_error(bad)
+
+
+def test_run_against_an_unreachable_tracking_server_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = str(Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml")
+    uri = f"http://127.0.0.1:{port}"
+    args = ["run", demo, "--tracking-uri", uri, "--sweeps-dir", str(tmp_path)]
+    assert f"cannot reach the MLflow tracking server at '{uri}'" in _one_line_error(runner.invoke(app, args))
+    assert not any(tmp_path.iterdir())

@@ -7,10 +7,13 @@ the sweep folder (``sqlite:///<sweep>/mlflow.db``) with artifacts beside it; a s
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+from sweeper.errors import SweepError
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
 
 MLFLOW_DB = "mlflow.db"
@@ -24,6 +27,18 @@ _RUN_STATUS = {
 
 def default_tracking_uri(sweep_dir: Path) -> str:
     return f"sqlite:///{(Path(sweep_dir) / MLFLOW_DB).resolve()}"
+
+
+def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a tracking server nothing listens on; MLflow's client would retry for minutes."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https"):
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname or "", port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise SweepError(f"cannot reach the MLflow tracking server at {uri!r}: {exc.strerror or exc}") from None
 
 
 class MlflowTracker(SweepCallback):
@@ -54,25 +69,33 @@ class MlflowTracker(SweepCallback):
     def on_sweep_start(self) -> None:
         for name in ("alembic", "mlflow.store.db.utils"):  # schema migrations of a new SQLite store
             logging.getLogger(name).setLevel(logging.WARNING)
+        from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(self.tracking_uri)
+        try:
+            self.client = MlflowClient(self.tracking_uri)
+            self.experiment_id = self._experiment()
+            parent = self.client.create_run(
+                self.experiment_id,
+                run_name=self.sweep,
+                tags={"sweeper.role": "sweep", "sweeper.sweep": self.sweep},
+            )
+            self.parent_run_id = parent.info.run_id
+            self._log_params(self.parent_run_id, self.sweep_params)
+            self.client.log_artifact(self.parent_run_id, str(self.spec_file))
+        except MlflowException as exc:  # a refusing server or store: the user's setting, said in one line
+            message = str(exc.message).splitlines()[0]
+            raise SweepError(f"MLflow at {self.tracking_uri!r} refused the sweep: {message}") from None
+
+    def _experiment(self) -> str:
+        """The id of the experiment named after the sweep, created (artifacts beside a SQLite store) if new."""
         experiment = self.client.get_experiment_by_name(self.sweep)
-        if experiment is None:
-            artifacts = None
-            if self.tracking_uri.startswith("sqlite:"):
-                artifacts = (self.sweep_dir / ARTIFACTS_DIR).resolve().as_uri()
-            self.experiment_id = self.client.create_experiment(self.sweep, artifact_location=artifacts)
-        else:
-            self.experiment_id = experiment.experiment_id
-        parent = self.client.create_run(
-            self.experiment_id,
-            run_name=self.sweep,
-            tags={"sweeper.role": "sweep", "sweeper.sweep": self.sweep},
-        )
-        self.parent_run_id = parent.info.run_id
-        self._log_params(self.parent_run_id, self.sweep_params)
-        self.client.log_artifact(self.parent_run_id, str(self.spec_file))
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        artifacts = None
+        if self.tracking_uri.startswith("sqlite:"):
+            artifacts = (self.sweep_dir / ARTIFACTS_DIR).resolve().as_uri()
+        return str(self.client.create_experiment(self.sweep, artifact_location=artifacts))
 
     def on_trial_start(self, trial: TrialRecord) -> None:
         assert self.parent_run_id is not None, "on_sweep_start must run first"

@@ -23,6 +23,7 @@ from sweeper.data import MultimodalDataset
 from sweeper.errors import SweepError
 from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, TrialStatus, default_tracking_uri
 from sweeper.tracking.console import ConsoleProgress
+from sweeper.tracking.mlflow_tracker import check_tracking_uri
 
 SPEC_FILE = "spec.yaml"
 DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
@@ -80,6 +81,8 @@ def run_sweep(
     """
     sweep_dir = Path(sweep_dir).resolve()
     check_sweep_dir(sweep_dir, overwrite=overwrite)
+    if tracking_uri:
+        check_tracking_uri(tracking_uri)
     data = build_dataset(spec.data)
     spec.check_dataset(data.spec)
     _quiet_tune()
