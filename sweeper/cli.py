@@ -65,14 +65,14 @@ def run(
     recommend: Annotated[bool, typer.Option(help="Print the recommendation when the sweep ends.")] = True,
 ) -> None:
     """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; results go to Parquet and MLflow."""
-    from sweeper.config import load_spec
+    from sweeper.config import load_spec, parse_spec
     from sweeper.tracking.mlflow_tracker import check_tracking_uri
     from sweeper.tune import run_sweep
     from sweeper.tune.runner import check_reachable, check_sweep_dir
 
     sweep = load_spec(spec)
-    if name:
-        sweep = sweep.model_copy(update={"name": name})
+    if name:  # validated like a name in the spec: it becomes a folder under --sweeps-dir
+        sweep = parse_spec({**sweep.model_dump(mode="json"), "name": name}, "--name")
     sweep_dir = sweeps_dir / sweep.name
     check_sweep_dir(sweep_dir, overwrite=overwrite)
     if address or os.environ.get("RAY_ADDRESS"):

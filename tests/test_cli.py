@@ -227,3 +227,10 @@ def test_run_against_an_unreachable_tracking_server_is_one_line_and_writes_nothi
     args = ["run", demo, "--tracking-uri", uri, "--sweeps-dir", str(tmp_path)]
     assert f"cannot reach the MLflow tracking server at '{uri}'" in _one_line_error(runner.invoke(app, args))
     assert not any(tmp_path.iterdir())
+
+
+def test_run_with_a_name_that_is_no_folder_name_is_one_line(tmp_path: Path) -> None:
+    demo = str(Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml")
+    line = _one_line_error(runner.invoke(app, ["run", demo, "--name", "../evil", "--sweeps-dir", str(tmp_path)]))
+    assert line.startswith("error: --name: name: ") and "'../evil'" in line
+    assert not any(tmp_path.parent.glob("evil"))
