@@ -15,8 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from sweeper.console import make_console
 from sweeper.errors import SweeperError
-from sweeper.tracking.console import make_console
 
 app = typer.Typer(
     help="Sweep multimodal fusion architectures with Ray Tune, Optuna and ASHA; track in MLflow; recommend a default.",

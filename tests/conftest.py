@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +33,23 @@ TINY: dict[str, Any] = {
     # One trial at a time keeps ASHA's decisions deterministic (seeded data, model, sampler).
     "budget": {"num_samples": 8, "max_epochs": 3, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 1},
 }
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (once this returns)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """Stop a process started with start_new_session=True and every process it started (servers, workers)."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group did not stop on SIGTERM
 
 
 def tiny_spec(**overrides: Any) -> SweepSpec:

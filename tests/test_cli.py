@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +11,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY
+from conftest import TINY, free_port, stop_process_group
 from typer.testing import CliRunner
 
 from sweeper.cli import app
 
 runner = CliRunner()
+DEMO = str(Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml")
 
 
 def _one_line_error(result) -> str:  # type: ignore[no-untyped-def]
@@ -137,9 +134,7 @@ def test_ui_refuses_a_folder_without_a_store(tmp_path: Path) -> None:
 
 
 def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sweeper.cli", "ui", str(tiny_sweep), "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -162,20 +157,12 @@ def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path) -> None:
         assert body is not None, "the MLflow UI did not answer within 60 s"
         assert "tiny" in [e["name"] for e in body["experiments"]]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group did not stop on SIGTERM
+        stop_process_group(proc)
 
 
 def test_run_against_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
-    with socket.socket() as s:  # a port nothing listens on once this block closes it
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = str(Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml")
-    args = ["run", demo, "--address", f"127.0.0.1:{port}", "--sweeps-dir", str(tmp_path)]
+    port = free_port()
+    args = ["run", DEMO, "--address", f"127.0.0.1:{port}", "--sweeps-dir", str(tmp_path)]
     line = _one_line_error(runner.invoke(app, args))
     assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in line
     assert not any(tmp_path.iterdir())
@@ -219,18 +206,14 @@ def test_recommend_from_a_store_without_the_sweep_is_one_line(tiny_sweep: Path, 
 
 
 def test_run_against_an_unreachable_tracking_server_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = str(Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml")
+    port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    args = ["run", demo, "--tracking-uri", uri, "--sweeps-dir", str(tmp_path)]
+    args = ["run", DEMO, "--tracking-uri", uri, "--sweeps-dir", str(tmp_path)]
     assert f"cannot reach the MLflow tracking server at '{uri}'" in _one_line_error(runner.invoke(app, args))
     assert not any(tmp_path.iterdir())
 
 
 def test_run_with_a_name_that_is_no_folder_name_is_one_line(tmp_path: Path) -> None:
-    demo = str(Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml")
-    line = _one_line_error(runner.invoke(app, ["run", demo, "--name", "../evil", "--sweeps-dir", str(tmp_path)]))
+    line = _one_line_error(runner.invoke(app, ["run", DEMO, "--name", "../evil", "--sweeps-dir", str(tmp_path)]))
     assert line.startswith("error: --name: name: ") and "'../evil'" in line
     assert not any(tmp_path.parent.glob("evil"))

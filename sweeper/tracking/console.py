@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import functools
-import sys
 
 from rich.console import Console
 
+from sweeper.console import make_console
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
-
-
-def make_console(*, stderr: bool = False, quiet: bool = False) -> Console:
-    """A rich Console that keeps tables readable when output is piped or logged (160 columns, not 80)."""
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, quiet=quiet, width=None if stream.isatty() else 160)
-
 
 _STYLE = {TrialStatus.COMPLETED: "green", TrialStatus.PRUNED: "yellow", TrialStatus.FAILED: "red"}
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import tiny_spec
+from conftest import free_port, stop_process_group, tiny_spec
 from mlflow.tracking import MlflowClient
 
 from sweeper.recommend import recommend
@@ -24,9 +21,7 @@ from sweeper.tune import run_sweep
 
 @pytest.fixture
 def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [
         sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "art"),
@@ -43,12 +38,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
             pytest.fail("the MLflow server did not answer within 60 s")
         yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc)
 
 
 def test_sweep_logs_to_a_tracking_server(ray_session: None, mlflow_server: str, tmp_path: Path) -> None:
