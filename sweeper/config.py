@@ -76,6 +76,28 @@ class ObjectiveSection(StrictModel):
     metric: str = "val/mean_macro_f1"  # any reported val metric, e.g. val/agree/auroc
     mode: Literal["max", "min"] = "max"
 
+    @field_validator("metric")
+    @classmethod
+    def _validation_only(cls, value: str) -> str:
+        if not value.startswith("val/"):
+            raise ValueError(
+                f"the objective must be a validation metric (val/...), but got {value!r}; "
+                "test metrics are reported, never used to choose"
+            )
+        return value
+
+
+class ConfirmSection(StrictModel):
+    """The confirmation stage: the best configuration of every fusion family re-trained at full budget, k seeds."""
+
+    enabled: bool = True  # off: the sweep ends after the search (`sweeper confirm` can run it later)
+    seeds: int = Field(5, ge=1)  # training seeds per configuration (model initialisation and batch order)
+    per_fusion: int = Field(1, ge=1)  # configurations confirmed per fusion family, best first
+    # Stratified k-fold cross-validation over train+val, times the seeds; test is never touched. None = automatic:
+    # 5 folds when the validation split has fewer than `small_val` samples, else the fixed validation split.
+    folds: int | None = Field(None, ge=2)
+    small_val: int = Field(500, ge=0)  # below this many validation samples, automatic folds become 5
+
 
 class BudgetSection(StrictModel):
     num_samples: int = Field(12, ge=1)  # trials Optuna proposes
@@ -106,6 +128,7 @@ class SweepSpec(StrictModel):
     objective: ObjectiveSection = ObjectiveSection()
     parameters: dict[str, Param]
     budget: BudgetSection = BudgetSection()
+    confirm: ConfirmSection = ConfirmSection()
     resources: ResourcesSection = ResourcesSection()
 
     @model_validator(mode="before")

@@ -25,3 +25,7 @@ class DataError(SweeperError):
 
 class SweepError(SweeperError):
     """A sweep cannot start, or its folder is not a sweep."""
+
+
+class TrainingDiverged(SweeperError):
+    """A trial's loss or objective became NaN or infinite: the trial fails with this reason and is never ranked."""

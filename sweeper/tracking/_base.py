@@ -1,7 +1,8 @@
 """What a sweep tells its trackers, independent of Ray: the hooks every tracker may implement.
 
-Lifecycle: ``on_sweep_start`` once, then per trial ``on_trial_start``, ``on_epoch`` for each reported epoch and
-``on_trial_end`` exactly once, then ``on_sweep_end``. All hooks run on the driver, in order, one at a time.
+Lifecycle: ``on_sweep_start`` once, then per trial ``on_trial_start``, ``on_epoch`` for each reported epoch
+(``on_predictions`` after the last epoch of a confirmation run) and ``on_trial_end`` exactly once, then
+``on_sweep_end``. All hooks run on the driver, in order, one at a time.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class TrialRecord:
     wall_s: float = 0.0  # trial wall time as Ray measured it, overheads included
     started_at: float | None = None  # unix time the driver saw the trial start
     ended_at: float | None = None  # unix time the driver saw the trial end
+    # Which stage ran it: {"stage": "search"}, or for a confirmation run {"stage": "confirm", "seed", "fold",
+    # "folds", "source_trial"} (fold and folds are None without cross-validation).
+    run: dict[str, Any] = field(default_factory=lambda: {"stage": "search"})
 
 
 class SweepCallback:
@@ -52,6 +56,9 @@ class SweepCallback:
 
     def on_epoch(self, trial: TrialRecord, metrics: dict[str, float]) -> None:
         """A trial reported one epoch's metrics (already appended to ``trial.epochs``)."""
+
+    def on_predictions(self, trial: TrialRecord, table: Any) -> None:
+        """A confirmation run's per-sample predictions (a pyarrow Table, see ``tracking.predictions``)."""
 
     def on_trial_end(self, trial: TrialRecord) -> None:
         """A trial ended; ``trial.status`` says how."""

@@ -31,7 +31,8 @@ class ConsoleProgress(SweepCallback):
         self.ended += 1
         last = trial.epochs[-1] if trial.epochs else {}
         score = last.get(self.objective)
-        params = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+        run = {k: v for k, v in trial.run.items() if k in ("seed", "fold") and v is not None}
+        params = ", ".join(f"{k}={_short(v)}" for k, v in {**trial.params, **run}.items())
         shown = f"{self.objective}={score:.4f}" if score is not None else (trial.error or "no result")
         style = _STYLE.get(trial.status, "white")
         self.console.print(

@@ -6,6 +6,7 @@ the sweep folder (``sqlite:///<sweep>/mlflow.db``) with artifacts beside it; a s
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -18,6 +19,7 @@ from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
 
 MLFLOW_DB = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
+TRACKING_FILE = "tracking.json"  # the sweep's tracking URI and parent run id, so a later stage logs under it
 _RUN_STATUS = {
     TrialStatus.COMPLETED: "FINISHED",
     TrialStatus.PRUNED: "FINISHED",
@@ -52,6 +54,8 @@ class MlflowTracker(SweepCallback):
         spec_file: Path,
         sweep_params: dict[str, Any],
         default_fusion: str = "concat",
+        *,
+        stage: str = "search",
     ) -> None:
         self.sweep_dir = Path(sweep_dir)
         self.sweep = sweep
@@ -59,6 +63,7 @@ class MlflowTracker(SweepCallback):
         self.spec_file = spec_file
         self.sweep_params = sweep_params
         self.default_fusion = default_fusion  # the fusion of trials whose space does not sample one
+        self.stage = stage  # search: a new parent run; a later stage (confirm) logs under the saved one
         self.parent_run_id: str | None = None
         self._runs: dict[str, str] = {}  # trial_id -> MLflow run id
 
@@ -75,6 +80,11 @@ class MlflowTracker(SweepCallback):
         try:
             self.client = MlflowClient(self.tracking_uri)
             self.experiment_id = self._experiment()
+            saved = read_tracking(self.sweep_dir)
+            if self.stage != "search" and saved.get("parent_run_id"):
+                self.parent_run_id = str(saved["parent_run_id"])
+                self.client.update_run(self.parent_run_id, status="RUNNING")
+                return
             parent = self.client.create_run(
                 self.experiment_id,
                 run_name=self.sweep,
@@ -83,6 +93,8 @@ class MlflowTracker(SweepCallback):
             self.parent_run_id = parent.info.run_id
             self._log_params(self.parent_run_id, self.sweep_params)
             self.client.log_artifact(self.parent_run_id, str(self.spec_file))
+            info = {"tracking_uri": self.tracking_uri, "parent_run_id": self.parent_run_id}
+            (self.sweep_dir / TRACKING_FILE).write_text(json.dumps(info, indent=2))
         except MlflowException as exc:  # a refusing server or store: the user's setting, said in one line
             message = str(exc.message).splitlines()[0]
             raise SweepError(f"MLflow at {self.tracking_uri!r} refused the sweep: {message}") from None
@@ -109,10 +121,21 @@ class MlflowTracker(SweepCallback):
                 "sweeper.trial_id": trial.trial_id,
                 "fusion": str(trial.params.get("fusion", self.default_fusion)),
                 "status": TrialStatus.RUNNING.value,
+                **{f"sweeper.{k}": str(v) for k, v in trial.run.items() if v is not None},
             },
         )
         self._runs[trial.trial_id] = run.info.run_id
         self._log_params(run.info.run_id, trial.params)
+
+    def on_predictions(self, trial: TrialRecord, table: Any) -> None:
+        import tempfile
+
+        from sweeper.tracking.predictions import write_predictions
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "predictions.parquet"
+            write_predictions(table, path)
+            self.client.log_artifact(self._runs[trial.trial_id], str(path))
 
     def on_epoch(self, trial: TrialRecord, metrics: dict[str, float]) -> None:
         from mlflow.entities import Metric
@@ -137,9 +160,10 @@ class MlflowTracker(SweepCallback):
         if self.parent_run_id is None:
             return
         counts = {s.value: sum(t.status is s for t in trials) for s in TrialStatus}
+        prefix = "trials" if self.stage == "search" else self.stage
         self.client.log_batch(
             self.parent_run_id,
-            metrics=[_metric(f"trials_{k}", v) for k, v in counts.items()],
+            metrics=[_metric(f"{prefix}_{k}", v) for k, v in counts.items()],
         )
         results = self.sweep_dir / "results" / "trials.parquet"
         if results.is_file():
@@ -150,6 +174,12 @@ class MlflowTracker(SweepCallback):
         from mlflow.entities import Param
 
         self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
+
+
+def read_tracking(sweep_dir: Path) -> dict[str, Any]:
+    """What the search stage saved: the tracking URI and the parent run id (empty for an older sweep)."""
+    path = Path(sweep_dir) / TRACKING_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _metric(key: str, value: float) -> Any:

@@ -2,7 +2,9 @@
 
 Every reported epoch is written at once as its own small Parquet file under ``results/epochs/``, so a crash loses
 nothing already reported; ``read_epochs`` reads them back as one table. ``results/trials.parquet`` holds one row
-per trial (status, configuration, final and best metrics) and is replaced atomically whenever a trial ends.
+per trial (status, configuration, final and best metrics) and is replaced atomically whenever a trial ends. Rows carry
+the stage that ran them (``search`` or ``confirm``, with ``seed``, ``fold`` and ``folds``); a later stage keeps the
+rows of earlier ones. Confirmation runs' per-sample predictions go to ``results/predictions/``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pyarrow.parquet as pq
 
 from sweeper.errors import SweepError
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
+from sweeper.tracking.predictions import PREDICTIONS_DIR, write_predictions
 
 EPOCHS_DIR = Path("results") / "epochs"
 TRIALS_FILE = Path("results") / "trials.parquet"
@@ -31,9 +34,15 @@ class ParquetResults(SweepCallback):
         self.objective = objective
         self.mode = mode
         self._trials: dict[str, TrialRecord] = {}
+        self._earlier: list[dict[str, Any]] = []  # rows of an earlier stage of this sweep, kept as they are
 
     def on_sweep_start(self) -> None:
         (self.sweep_dir / EPOCHS_DIR).mkdir(parents=True, exist_ok=True)
+        if (self.sweep_dir / TRIALS_FILE).is_file():
+            self._earlier = read_trials(self.sweep_dir).to_pylist()
+
+    def on_predictions(self, trial: TrialRecord, table: pa.Table) -> None:
+        write_predictions(table, self.sweep_dir / PREDICTIONS_DIR / f"{trial.trial_id}.parquet")
 
     def on_trial_start(self, trial: TrialRecord) -> None:
         self._trials[trial.trial_id] = trial
@@ -43,6 +52,7 @@ class ParquetResults(SweepCallback):
         row = {
             "sweep": self.sweep,
             "trial_id": trial.trial_id,
+            **_run_columns(trial),
             **self._config(trial),
             **metrics,
             "epoch": epoch,
@@ -60,7 +70,9 @@ class ParquetResults(SweepCallback):
         self.write_summary()
 
     def write_summary(self) -> None:
-        rows = [self._summary(t) for t in self._trials.values()]
+        ours = set(self._trials)
+        earlier = [r for r in self._earlier if r["trial_id"] not in ours]
+        rows = earlier + [self._summary(t) for t in self._trials.values()]
         if rows:
             columns = list(dict.fromkeys(k for row in rows for k in row))  # union, in first-seen order
             table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
@@ -77,6 +89,7 @@ class ParquetResults(SweepCallback):
             "sweep": self.sweep,
             "trial_id": trial.trial_id,
             "status": trial.status.value,
+            **_run_columns(trial),
             "epochs": int(last.get("epoch", 0)),
             **self._config(trial),
             "objective": last.get(self.objective),
@@ -88,6 +101,17 @@ class ParquetResults(SweepCallback):
             "error": trial.error,
             **{k: v for k, v in last.items() if k not in ("epoch", "time/epoch_s", "time/train_s")},
         }
+
+
+def _run_columns(trial: TrialRecord) -> dict[str, Any]:
+    run = trial.run
+    return {
+        "stage": run.get("stage", "search"),
+        "seed": run.get("seed"),
+        "fold": run.get("fold"),
+        "folds": run.get("folds"),
+        "source_trial": run.get("source_trial"),
+    }
 
 
 def _write_atomic(table: pa.Table, path: Path) -> None:

@@ -7,6 +7,7 @@ a test collects them). Given the state of an earlier epoch it continues from the
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, Literal
 import torch
 
 from sweeper.data.dataset import MultimodalDataset
-from sweeper.errors import ConfigError
+from sweeper.errors import ConfigError, TrainingDiverged
 from sweeper.models import ModelConfig, build_model
 from sweeper.train.losses import MultiTaskLoss
 from sweeper.train.metrics import evaluate
@@ -62,8 +63,14 @@ def fit(
     *,
     resume: TrainState | None = None,
     device: str | torch.device = "cpu",
+    predictions: bool = False,
 ) -> dict[str, float]:
-    """Train for ``config.max_epochs`` epochs (from ``resume['epoch'] + 1`` if given); return the last metrics."""
+    """Train for ``config.max_epochs`` epochs (from ``resume['epoch'] + 1`` if given); return the last metrics.
+
+    With ``predictions``, the last epoch's state also holds ``"predictions"``: per split (val, test) the sample
+    indices, labels and class probabilities (see ``evaluate``), for paired comparisons across runs.
+    A non-finite training loss or objective raises ``TrainingDiverged``: such a trial has no score to rank.
+    """
     if min(config.max_epochs, config.batch_size, config.accumulate_steps) < 1:
         raise ConfigError(
             "max_epochs, batch_size and accumulate_steps must be >= 1, but got "
@@ -97,13 +104,16 @@ def fit(
         metrics = {"epoch": float(epoch), "train/loss": train_loss, "train/lr": lr}
         metrics |= {f"train/weight/{t}": w for t, w in criterion.task_weights().items()}
         metrics["model/parameters"] = float(n_parameters)
+        last = epoch == config.max_epochs
+        outputs: dict[str, Any] | None = {} if predictions and last else None
         with _autocast(device, config.precision):
-            metrics |= evaluate(model, data, "val", config.batch_size)
-            if epoch == config.max_epochs:
-                metrics |= evaluate(model, data, "test", config.batch_size)
+            metrics |= evaluate(model, data, "val", config.batch_size, outputs)
+            if last:
+                metrics |= evaluate(model, data, "test", config.batch_size, outputs)
         if config.objective not in metrics:
             known = ", ".join(k for k in metrics if k.startswith("val/"))
             raise ConfigError(f"unknown objective {config.objective!r}; known: {known}")
+        _check_finite(metrics, config, epoch)
         now = time.perf_counter()
         metrics["time/epoch_s"] = now - epoch_start
         metrics["time/train_s"] = now - started - reporting_s  # cumulative time in this process, reports excluded
@@ -116,9 +126,20 @@ def fit(
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
+        if outputs is not None:
+            state["predictions"] = outputs
         report(metrics, state)
         reporting_s += time.perf_counter() - now
     return metrics
+
+
+def _check_finite(metrics: dict[str, float], config: TrainConfig, epoch: int) -> None:
+    for key in ("train/loss", config.objective):
+        if not math.isfinite(metrics[key]):
+            raise TrainingDiverged(
+                f"{key} is {metrics[key]} at epoch {epoch} (lr={config.lr:g}): training diverged; "
+                "a lower learning rate, gradient clipping or fp32 may help"
+            )
 
 
 def _train_epoch(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torchmetrics.functional.classification import (
@@ -15,15 +18,38 @@ from sweeper.data.dataset import MultimodalDataset
 TASK_METRICS = ("loss", "acc", "macro_f1", "auroc")
 
 
+# One split's per-sample outputs: the sample indices (n,), and per task the labels (n,) and probabilities (n, C).
+SplitOutputs = dict[str, Any]
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: MultimodalDataset, split: str, batch_size: int) -> dict[str, float]:
-    """``{f"{split}/{task}/{metric}"}`` for every task, plus the means over tasks and the summed loss."""
+def evaluate(
+    model: torch.nn.Module,
+    data: MultimodalDataset,
+    split: str,
+    batch_size: int,
+    outputs: dict[str, SplitOutputs] | None = None,
+) -> dict[str, float]:
+    """``{f"{split}/{task}/{metric}"}`` for every task, plus the means over tasks and the summed loss.
+
+    Also ``time/infer_ms`` (milliseconds per batch of forward passes). When ``outputs`` is given, the split's
+    per-sample probabilities are stored in it under ``split``: what a paired bootstrap over samples needs.
+    """
     model.eval()
     logits: dict[str, list[torch.Tensor]] = {t: [] for t in data.spec.task_names}
+    started, n_batches = time.perf_counter(), 0
     for batch in data.batches(split, batch_size):
         for task, out in model(batch.inputs).items():
             logits[task].append(out.float())
+        n_batches += 1
+    infer_ms = (time.perf_counter() - started) * 1000 / max(n_batches, 1)  # logits are synchronised by .float()
     targets = {t: data.targets[t][data.splits[split]] for t in data.spec.task_names}
+    if outputs is not None:
+        outputs[split] = {
+            "index": data.splits[split].cpu(),
+            "labels": {t: y.cpu() for t, y in targets.items()},
+            "probs": {t: torch.cat(z).softmax(-1).cpu() for t, z in logits.items()},
+        }
 
     metrics: dict[str, float] = {}
     for task in data.spec.tasks:
@@ -39,4 +65,5 @@ def evaluate(model: torch.nn.Module, data: MultimodalDataset, split: str, batch_
     for metric in TASK_METRICS[1:]:
         metrics[f"{split}/mean_{metric}"] = sum(metrics[f"{split}/{t}/{metric}"] for t in names) / len(names)
     metrics[f"{split}/loss"] = sum(metrics[f"{split}/{t}/loss"] for t in names)
+    metrics["time/infer_ms"] = infer_ms
     return metrics

@@ -10,6 +10,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from sweeper.tracking import SweepCallback, TrialRecord, TrialStatus
+from sweeper.tune.trainable import CONFIRM_KEY
 
 
 class TrackerBridge(Callback):
@@ -37,6 +38,22 @@ class TrackerBridge(Callback):
         for tracker in self.trackers:
             tracker.on_epoch(record, metrics)
 
+    def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any, **info: Any) -> None:
+        import pyarrow.parquet as pq
+
+        from sweeper.tracking.predictions import PREDICTIONS_FILE
+
+        if CONFIRM_KEY not in trial.config:
+            return
+        with checkpoint.as_directory() as folder:
+            path = Path(folder) / PREDICTIONS_FILE
+            if not path.is_file():  # only the last epoch's checkpoint holds predictions
+                return
+            table = pq.read_table(path)
+        record = self._record(trial)
+        for tracker in self.trackers:
+            tracker.on_predictions(record, table)
+
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._end(trial, error=None)
 
@@ -49,8 +66,12 @@ class TrackerBridge(Callback):
 
     def _record(self, trial: Trial) -> TrialRecord:
         if trial.trial_id not in self.records:
-            params = {k: v for k, v in trial.config.items() if k in self.param_names}
+            run = trial.config.get(CONFIRM_KEY)
+            config = run["params"] if run else trial.config
+            params = {k: v for k, v in config.items() if k in self.param_names}
             record = TrialRecord(trial.trial_id, params, started_at=time.time())
+            if run:
+                record.run = {"stage": "confirm", **{k: run.get(k) for k in ("seed", "fold", "folds", "source_trial")}}
             self.records[trial.trial_id] = record
             for tracker in self.trackers:
                 tracker.on_trial_start(record)

@@ -21,7 +21,14 @@ import yaml
 from sweeper.config import SweepSpec, build_dataset
 from sweeper.data import MultimodalDataset
 from sweeper.errors import SweepError
-from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, TrialStatus, default_tracking_uri
+from sweeper.tracking import (
+    MlflowTracker,
+    ParquetResults,
+    SweepCallback,
+    TrialStatus,
+    default_tracking_uri,
+    read_trials,
+)
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import check_tracking_uri
 
@@ -39,7 +46,9 @@ class SweepOutcome:
     optuna_storage: str
     started_at: float  # unix time Tuner.fit started (Ray, data and trackers are ready by then)
     ended_at: float  # unix time it returned
-    counts: dict[str, int]  # status -> number of trials
+    counts: dict[str, int]  # status -> number of search trials
+    confirm_counts: dict[str, int] | None = None  # status -> number of confirmation runs; None if not confirmed
+    confirm_wall_s: float = 0.0
 
     @property
     def wall_s(self) -> float:
@@ -73,11 +82,13 @@ def run_sweep(
     tracking_uri: str | None = None,
     overwrite: bool = False,
     quiet: bool = False,
+    confirm: bool | None = None,
 ) -> SweepOutcome:
     """Run ``spec`` to the end and write everything under ``sweep_dir``; Ray is started locally if needed.
 
-    Bad data, an unreachable cluster or an occupied folder fail before anything is written. A line is printed as
-    each trial ends unless ``quiet``.
+    The search is followed by the confirmation stage (``sweeper.tune.confirm``) unless ``confirm`` is False, or
+    None and the spec turns it off. Bad data, an unreachable cluster or an occupied folder fail before anything is
+    written. A line is printed as each trial ends unless ``quiet``.
     """
     sweep_dir = Path(sweep_dir).resolve()
     check_sweep_dir(sweep_dir, overwrite=overwrite)
@@ -114,16 +125,95 @@ def run_sweep(
         started_at = time.time()
         tuner.fit()
         ended_at = time.time()
+        counts = _counts(bridge.records.values())
+        if bridge.records and counts[TrialStatus.FAILED.value] == len(bridge.records):
+            first = next(iter(bridge.records.values()))
+            raise SweepError(f"every trial failed; the first with: {first.error}")
+        outcome = SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
+        if spec.confirm.enabled if confirm is None else confirm:
+            outcome.confirm_counts = run_confirmation(spec, sweep_dir, data, spec.confirm.seeds, quiet=quiet)
+            outcome.confirm_wall_s = time.time() - ended_at
     finally:
         if started_ray:
             import ray
 
             ray.shutdown()
-    counts = {s.value: sum(r.status is s for r in bridge.records.values()) for s in TrialStatus}
-    if bridge.records and counts[TrialStatus.FAILED.value] == len(bridge.records):
-        first = next(iter(bridge.records.values()))
-        raise SweepError(f"every trial failed; the first with: {first.error}")
-    return SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
+    return outcome
+
+
+def confirm_sweep(
+    sweep_dir: Path, *, seeds: int | None = None, address: str | None = None, quiet: bool = False
+) -> dict[str, int]:
+    """Confirm an existing sweep from its folder alone, or bring it to ``seeds`` seeds per configuration."""
+    from sweeper.config import parse_spec
+
+    sweep_dir = Path(sweep_dir).resolve()
+    spec_file = sweep_dir / SPEC_FILE
+    if not spec_file.is_file():
+        raise SweepError(f"{str(sweep_dir)!r} is not a sweep folder: {SPEC_FILE} is missing")
+    spec = parse_spec(yaml.safe_load(spec_file.read_text()), str(spec_file))
+    if seeds is not None and seeds < 1:
+        raise SweepError(f"--seeds must be >= 1, but got {seeds}")
+    data = build_dataset(spec.data)
+    _quiet_tune()
+    started_ray = _init_ray(address)
+    try:
+        return run_confirmation(spec, sweep_dir, data, seeds or spec.confirm.seeds, quiet=quiet)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def run_confirmation(
+    spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, seeds: int, *, quiet: bool
+) -> dict[str, int]:
+    """Re-train the best configuration of every fusion family ``seeds`` times (x folds) on the running Ray."""
+    from sweeper.tracking.mlflow_tracker import read_tracking
+    from sweeper.tune.callbacks import TrackerBridge
+    from sweeper.tune.confirm import build_confirm_tuner, choose_folds, plan_runs, select_candidates
+
+    earlier = read_trials(sweep_dir).to_pylist()
+    candidates = select_candidates(spec, earlier, spec.confirm.per_fusion)
+    if not candidates:
+        raise SweepError("nothing to confirm: no search trial of this sweep reported a score")
+    folds = choose_folds(spec, data, earlier)
+    runs = plan_runs(candidates, seeds, folds, earlier)
+    families = len({c.fusion for c in candidates})
+    times = f" x {folds} folds" if folds else ""
+    progress = ConsoleProgress(len(runs), spec.objective.metric, quiet=quiet)
+    progress.console.print(
+        f"confirming {len(candidates)} configurations of {families} fusion families x {seeds} seeds{times} at "
+        f"{spec.budget.max_epochs} epochs: {len(runs)} runs to train",
+        highlight=False,
+    )
+    if not runs:
+        return {}
+    tracking_uri = read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
+    trackers: list[SweepCallback] = [
+        ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
+        MlflowTracker(
+            sweep_dir,
+            spec.name,
+            tracking_uri,
+            sweep_dir / SPEC_FILE,
+            {},
+            default_fusion=spec.trial_config(spec.default_point()).model.fusion,
+            stage="confirm",
+        ),
+        progress,
+    ]
+    bridge = TrackerBridge(trackers, list(spec.parameters), spec.budget.max_epochs)
+    tuner = build_confirm_tuner(spec, sweep_dir, data, runs, bridge)
+    bridge.start()
+    tuner.fit()
+    return _counts(bridge.records.values())
+
+
+def _counts(records: Any) -> dict[str, int]:
+    records = list(records)
+    return {s.value: sum(r.status is s for r in records) for s in TrialStatus}
 
 
 def save_data_artifacts(data: MultimodalDataset, folder: Path) -> None:

@@ -1,4 +1,9 @@
-"""The function Ray Tune runs for each trial: it adapts the pure PyTorch ``fit`` to Ray's report/checkpoint API."""
+"""The function Ray Tune runs for each trial: it adapts the pure PyTorch ``fit`` to Ray's report/checkpoint API.
+
+A search trial's config is the sampled hyperparameters. A confirmation run's config is ``{"confirm": run}``, where
+``run`` holds the configuration to re-train (``params``), its ``seed`` and, for cross-validation, ``fold`` of
+``folds``; it also writes its per-sample predictions next to its final checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ import torch
 
 from sweeper.config import SweepSpec
 from sweeper.data import MultimodalDataset
+from sweeper.data.folds import with_fold
+from sweeper.tracking.predictions import PREDICTIONS_FILE, predictions_table, write_predictions
 from sweeper.train import TrainState, fit
 
 STATE_FILE = "state.pt"
+CONFIRM_KEY = "confirm"
 
 
 def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepSpec) -> None:
@@ -21,6 +29,12 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
 
     torch.set_num_threads(max(1, int(spec.resources.cpu)))  # two trials on two cores must not both take both
     device = "cuda" if spec.resources.gpu > 0 and torch.cuda.is_available() else "cpu"
+    run = config.get(CONFIRM_KEY)
+    params = config
+    if run is not None:
+        params = {**run["params"], "seed": run["seed"]}
+        if run.get("folds"):
+            data = with_fold(data, run["fold"], run["folds"], seed=run["seed"])
     resume = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -28,8 +42,11 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
             resume = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=False)
 
     def report(metrics: dict[str, float], state: TrainState) -> None:
+        outputs = state.pop("predictions", None)
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
+            if outputs is not None:
+                write_predictions(predictions_table(outputs), Path(folder) / PREDICTIONS_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    fit(spec.trial_config(config), data.to(device), report, resume=resume, device=device)
+    fit(spec.trial_config(params), data.to(device), report, resume=resume, device=device, predictions=run is not None)

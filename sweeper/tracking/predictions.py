@@ -1,0 +1,54 @@
+"""Per-sample predictions of confirmation runs, as Parquet: what paired bootstrap comparisons are computed from.
+
+One file per run, ``results/predictions/<trial_id>.parquet``, long format: one row per (split, sample, task) with
+the sample's index in the dataset, its label and the class probabilities. Written by the trial next to its final
+checkpoint and copied into the sweep folder by the driver, so workers need no access to the sweep folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PREDICTIONS_DIR = Path("results") / "predictions"
+PREDICTIONS_FILE = "predictions.parquet"  # its name inside a checkpoint folder
+
+
+def predictions_table(outputs: dict[str, dict[str, Any]]) -> pa.Table:
+    """``outputs[split]`` = {"index": (n,), "labels": {task: (n,)}, "probs": {task: (n, C)}} (tensors or arrays)."""
+    columns: dict[str, list[Any]] = {"split": [], "sample": [], "task": [], "label": [], "probs": []}
+    for split, out in outputs.items():
+        index = _numpy(out["index"]).astype("int64")
+        for task, probs in out["probs"].items():
+            n = len(index)
+            columns["split"] += [split] * n
+            columns["task"] += [task] * n
+            columns["sample"] += index.tolist()
+            columns["label"] += _numpy(out["labels"][task]).astype("int64").tolist()
+            columns["probs"] += _numpy(probs).astype("float32").tolist()
+    schema = pa.schema(
+        [("split", pa.string()), ("sample", pa.int64()), ("task", pa.string()), ("label", pa.int64()),
+         ("probs", pa.list_(pa.float32()))]
+    )  # fmt: skip
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def write_predictions(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def read_predictions(sweep_dir: str | Path, trial_ids: list[str]) -> dict[str, pa.Table]:
+    """The predictions of each of ``trial_ids`` that has a file (runs that failed have none)."""
+    folder = Path(sweep_dir) / PREDICTIONS_DIR
+    return {t: pq.read_table(folder / f"{t}.parquet") for t in trial_ids if (folder / f"{t}.parquet").is_file()}
+
+
+def _numpy(value: Any) -> Any:
+    return value.numpy() if hasattr(value, "numpy") else value
