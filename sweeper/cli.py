@@ -9,6 +9,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from sweeper.console import make_console
-from sweeper.errors import SweeperError
+from sweeper.errors import SweeperError, SweepError
 
 app = typer.Typer(
     help="Sweep multimodal fusion architectures with Ray Tune, Optuna and ASHA; track in MLflow; recommend a default.",
@@ -62,9 +63,14 @@ def run(
         str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the sweep folder).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier sweep of the same name.")] = False,
+    confirm: Annotated[
+        bool | None,
+        typer.Option(help="Confirm after the search: each family's best configuration x seeds (default: the spec's)."),
+    ] = None,
     recommend: Annotated[bool, typer.Option(help="Print the recommendation when the sweep ends.")] = True,
 ) -> None:
-    """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; results go to Parquet and MLflow."""
+    """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; then the confirmation stage
+    re-trains every fusion family's best configuration with several seeds. Results go to Parquet and MLflow."""
     from sweeper.config import load_spec, parse_spec
     from sweeper.tracking.mlflow_tracker import check_tracking_uri
     from sweeper.tune import run_sweep
@@ -83,21 +89,70 @@ def run(
         f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
         f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"
     )
-    outcome = run_sweep(sweep, sweep_dir, address=address, tracking_uri=tracking_uri, overwrite=overwrite)
+    outcome = run_sweep(
+        sweep, sweep_dir, address=address, tracking_uri=tracking_uri, overwrite=overwrite, confirm=confirm
+    )
     counts = ", ".join(f"{n} {status}" for status, n in outcome.counts.items() if n)
-    console.print(f"sweep finished in {outcome.wall_s:.1f} s: {counts}")
+    console.print(f"search finished in {outcome.wall_s:.1f} s: {counts}")
+    if outcome.confirm_counts is not None:
+        done = ", ".join(f"{n} {status}" for status, n in outcome.confirm_counts.items() if n) or "nothing to add"
+        console.print(f"confirmation finished in {outcome.confirm_wall_s:.1f} s: {done}")
     console.print(f"results: {sweep_dir}/results   MLflow: {outcome.tracking_uri}   UI: sweeper ui {sweep_dir}")
     if recommend:
-        _print_recommendation(sweep_dir, None, None, [], Format.table)
+        _print_recommendation([sweep_dir], RecommendOptions(), Format.table)
+
+
+@app.command("confirm")
+@_user_errors
+def confirm_command(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder, e.g. sweeps/demo.")],
+    seeds: Annotated[
+        int | None,
+        typer.Option(help="Seeds per configuration in all; runs only the missing ones (default: the spec's)."),
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray).")
+    ] = None,
+    recommend: Annotated[bool, typer.Option(help="Print the recommendation when done.")] = True,
+) -> None:
+    """Confirm an existing sweep: re-train every fusion family's best configuration with k seeds, or add seeds."""
+    from sweeper.tune.runner import confirm_sweep
+
+    if not sweep_dir.is_dir():
+        raise SweepError(f"sweep folder {str(sweep_dir)!r} does not exist")
+    counts = confirm_sweep(sweep_dir, seeds=seeds, address=address)
+    done = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "every run was already there"
+    console.print(f"confirmation finished: {done}")
+    if recommend:
+        _print_recommendation([sweep_dir], RecommendOptions(), Format.table)
+
+
+@dataclass
+class RecommendOptions:
+    metric: str | None = None
+    mode: str | None = None
+    exclude: list[str] = field(default_factory=list)
+    source: str = "parquet"
+    tracking_uri: str | None = None
+    prefer: str = "cheapest"
+    margin: float = 0.01
 
 
 @app.command("recommend")
 @_user_errors
 def recommend_command(
-    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder, e.g. sweeps/demo.")],
-    metric: Annotated[str | None, typer.Option(help="Metric to rank by (default: the sweep's objective).")] = None,
+    sweep_dirs: Annotated[
+        list[Path], typer.Argument(help="A sweep folder (e.g. sweeps/demo), or several for one default across them.")
+    ],
+    metric: Annotated[str | None, typer.Option(help="Validation metric to rank by (default: the objective).")] = None,
     mode: Annotated[str | None, typer.Option(help="'max' or 'min' (default: the objective's, else guessed).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Fusion to leave out; repeat for several.")] = None,
+    prefer: Annotated[
+        str, typer.Option(help="Among tied families: 'cheapest' (fewest parameters, then time) or 'best-mean'.")
+    ] = "cheapest",
+    margin: Annotated[
+        float, typer.Option(help="Practical-equivalence margin: smaller differences of the objective are ties.")
+    ] = 0.01,
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     source: Annotated[
         str, typer.Option(help="Read the trials from 'parquet' (the sweep's results) or 'mlflow' (its runs).")
@@ -105,29 +160,49 @@ def recommend_command(
     tracking_uri: Annotated[
         str | None, typer.Option(help="With --source mlflow: the MLflow store (default: the sweep's own).")
     ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the report (md, json, png) goes (default: SWEEP/report, or report/ beside them)."),
+    ] = None,
 ) -> None:
-    """Rank configurations, show the best of each fusion type and name the best default fusion."""
-    _print_recommendation(sweep_dir, metric, mode, exclude or [], format, source, tracking_uri)
+    """Name the best default fusion from confirmed runs: CIs, ties, per-task winners and regret, cost, a report."""
+    options = RecommendOptions(metric, mode, exclude or [], source, tracking_uri, prefer, margin)
+    _print_recommendation(sweep_dirs, options, format, report_dir)
 
 
 def _print_recommendation(
-    sweep_dir: Path,
-    metric: str | None,
-    mode: str | None,
-    exclude: list[str],
-    fmt: Format,
-    source: str = "parquet",
-    tracking_uri: str | None = None,
+    sweep_dirs: list[Path], options: RecommendOptions, fmt: Format, report_dir: Path | None = None
 ) -> None:
     from sweeper.recommend import print_table, recommend, render_json, render_markdown
+    from sweeper.recommend.report import REPORT_DIR, log_report, write_across_report, write_report
 
-    rec = recommend(sweep_dir, metric=metric, mode=mode, exclude=exclude, source=source, tracking_uri=tracking_uri)
+    kwargs = asdict(options)
+    if len(sweep_dirs) > 1:
+        from sweeper.recommend.across import recommend_across
+        from sweeper.recommend.render_across import print_across, render_across_markdown
+
+        result = recommend_across(sweep_dirs, **kwargs)
+        folder = report_dir or sweep_dirs[0].parent / REPORT_DIR
+        written = write_across_report(result, folder)
+        if fmt is Format.json:
+            typer.echo(written.with_suffix(".json").read_text())
+        elif fmt is Format.md:
+            typer.echo(render_across_markdown(result))
+        else:
+            print_across(result, console)
+            console.print(f"report: {written}", highlight=False)
+        return
+    rec = recommend(sweep_dirs[0], **kwargs)
+    folder = report_dir or sweep_dirs[0] / REPORT_DIR
+    written = write_report(rec, folder)
+    logged = rec.confirmed and options.source == "parquet" and log_report(sweep_dirs[0], folder)
     if fmt is Format.json:
         typer.echo(render_json(rec))
     elif fmt is Format.md:
         typer.echo(render_markdown(rec))
     else:
         print_table(rec, console)
+        console.print(f"report: {written}" + (" (also on the MLflow parent run)" if logged else ""), highlight=False)
 
 
 @app.command()

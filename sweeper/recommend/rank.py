@@ -1,9 +1,11 @@
-"""Rank a sweep's configurations and name a default fusion, from the Parquet results.
+"""Turn one sweep's confirmed runs into a recommendation: ranking with CIs, ties, per-task winners and regret.
 
-Only trials that trained the full budget (status ``completed``) are compared; pruned and failed trials are listed
-apart, since an early-stopped score is not comparable with a final one. The default fusion is the family of the best
-finished configuration; per task, the report names the family that wins on that task and the regret of the
-default against it (the task score the default's best configuration gives up).
+Only confirmation runs decide (``sweeper.tune.confirm``): every fusion family's best configuration re-trained with
+several seeds. The objective and every per-task metric are recomputed from the runs' per-sample predictions, so the
+intervals count both seed-to-seed noise and the finite validation set (``stats.compare``: a paired two-level
+bootstrap). A family is *tied* with the best when their paired difference's interval includes zero or lies within
+``margin``; among tied families the default is chosen by a named rule (``prefer``). Test metrics are reported, never
+used to choose. A sweep that was not confirmed gets the search table and no default.
 """
 
 from __future__ import annotations
@@ -14,34 +16,48 @@ from typing import Any
 
 import yaml
 
-from sweeper.errors import ConfigError, RegistryError, SweepError
-from sweeper.models import ModelConfig, check_fusion_name
+from sweeper.errors import ConfigError, SweepError
+from sweeper.recommend import stats
+from sweeper.recommend.evidence import Evidence, load_evidence
+from sweeper.recommend.search import SearchSummary, summarise_search
 from sweeper.recommend.sources import CONFIG_PREFIX, rows_from_mlflow
-from sweeper.tracking import TrialStatus, default_tracking_uri, read_trials
+from sweeper.tracking import default_tracking_uri, read_trials
+
+PREFER = ("cheapest", "best-mean")
+DEFAULT_MARGIN = 0.01  # practical equivalence: differences within one point of the objective do not matter
+CONFIDENCE = 0.95
+TASK_METRICS = ("acc", "macro_f1", "auroc")  # reported on test for every task
 
 
 @dataclass
-class FusionSummary:
-    """The best finished configuration of one fusion family, and what the family cost."""
-
+class FamilyResult:
     fusion: str
-    trial_id: str
-    score: float
+    source_trial: str | None  # the search trial whose configuration was confirmed
     params: dict[str, Any]
-    finished: int  # trials of this family that trained the full budget
-    pruned: int
-    mean_train_s: float | None  # mean training time of its finished trials
-    parameters: int | None  # model parameters of the best configuration
+    score: stats.Interval  # the objective on validation: mean over runs, CI
+    diff: stats.Interval  # best minus this family, positive favours the best; simultaneous CI
+    tied: bool  # tied with the best (the best itself included)
+    runs: int
+    samples: int
+    test: dict[str, stats.Interval] = field(default_factory=dict)  # "objective" and "<task>/<metric>" on test
+    parameters: int | None = None
+    train_s_per_epoch: float | None = None
+    infer_ms: float | None = None
+    task_scores: dict[str, float] = field(default_factory=dict)  # task -> validation mean of its metric
 
 
 @dataclass
-class TaskWinner:
+class TaskResult:
     task: str
-    metric: str
-    fusion: str  # the family whose best finished configuration scores highest on this task
-    score: float
-    default_score: float  # the default family's best configuration (chosen on the sweep metric) on this task
-    regret: float  # score - default_score, >= 0 when higher is better
+    metric: str  # e.g. val/agree/macro_f1
+    winner: str
+    score: stats.Interval  # the winner's score on this task
+    default_score: stats.Interval
+    regret: stats.Interval  # winner minus default (positive: what the default gives up on this task)
+    default_tied: bool  # the default is tied with the task's winner
+    chance: float  # what predictions unrelated to the labels score (permutation mean)
+    chance_p: float  # permutation p-value of the winner's score
+    warning: str | None = None  # set when the winner does not clearly beat chance
 
 
 @dataclass
@@ -50,13 +66,22 @@ class Recommendation:
     metric: str
     mode: str
     default_fusion: str | None
-    fusions: list[FusionSummary]  # best first
-    ranked: list[dict[str, Any]]  # finished trials, best first: trial_id, fusion, score, params
-    task_winners: list[TaskWinner] = field(default_factory=list)
-    pruned: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    confirmed: bool  # False: no confirmation runs, so no default is named (the search table is shown)
+    decided_by: str  # the rule that named the default, in words
+    prefer: str
+    margin: float
+    confidence: float
+    fusions: list[FamilyResult]  # best first
+    tied: list[str]  # families tied with the best, the best first
+    task_winners: list[TaskResult] = field(default_factory=list)
+    priorities: list[str] = field(default_factory=list)  # "if your priority is <task>, use <fusion>"
+    warnings: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # family -> why confirmation gave it no score
     excluded: list[str] = field(default_factory=list)
-    unfinished: dict[str, int] = field(default_factory=dict)  # fusion tried but never finished -> trials it had
+    seeds: list[int] = field(default_factory=list)
+    folds: int | None = None
+    limitations: list[str] = field(default_factory=list)
+    search: SearchSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,8 +95,11 @@ def recommend(
     exclude: list[str] | None = None,
     source: str = "parquet",
     tracking_uri: str | None = None,
+    prefer: str = "cheapest",
+    margin: float = DEFAULT_MARGIN,
+    n_boot: int = 2000,
 ) -> Recommendation:
-    """Read ``sweep_dir``'s results and rank them by ``metric`` (default: the sweep's objective).
+    """Read ``sweep_dir``'s results and recommend a default fusion by ``metric`` (default: the sweep's objective).
 
     ``source`` is "parquet" (the sweep's results folder) or "mlflow" (its runs in the sweep's own store, or in the
     store at ``tracking_uri``); both give the same recommendation.
@@ -79,124 +107,217 @@ def recommend(
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise SweepError(f"sweep folder {str(sweep_dir)!r} does not exist")
-    spec = _read_spec(sweep_dir)
+    spec = read_spec(sweep_dir)
     objective = spec.get("objective", {})
     metric = metric or objective.get("metric", "val/mean_macro_f1")
+    check_options(metric, mode, prefer, margin, exclude or [])
+    mode = mode or (objective.get("mode", "max") if metric == objective.get("metric") else guess_mode(metric))
+    rows = _rows(sweep_dir, spec, source, tracking_uri, objective.get("metric", metric))
+    if rows and metric not in rows[0]:
+        known = sorted(k for k in rows[0] if k.startswith("val/"))
+        raise ConfigError(f"unknown metric {metric!r}; known: {', '.join(known)}")
+    default_fusion = spec.get("model", {}).get("fusion", "concat")
+    for row in rows:
+        row["fusion"] = row.get(f"{CONFIG_PREFIX}fusion") or default_fusion
+    exclude = list(exclude or [])
+    rows = [r for r in rows if r["fusion"] not in exclude]
+    sign = 1.0 if mode == "max" else -1.0
+    search = summarise_search(rows, metric, sign)
+    evidence = load_evidence(sweep_dir, rows, metric, sign)
+    base = Recommendation(
+        sweep=spec.get("name", sweep_dir.name), metric=metric, mode=mode, default_fusion=None, confirmed=False,
+        decided_by="", prefer=prefer, margin=margin, confidence=CONFIDENCE, fusions=[], tied=[],
+        failed=evidence.failed, excluded=exclude, seeds=evidence.seeds, folds=evidence.folds, search=search,
+    )  # fmt: skip
+    if evidence.val is None:
+        base.decided_by = (
+            "not confirmed: no fusion family has confirmation runs yet, and a single-seed search score is no "
+            "recommendation; run `sweeper confirm " + str(sweep_dir) + "`"
+        )
+        return base
+    return _decide(base, evidence, metric.removeprefix("val/"), n_boot)
+
+
+def _decide(rec: Recommendation, evidence: Evidence, name: str, n_boot: int) -> Recommendation:
+    assert evidence.val is not None
+    ranked = stats.compare(evidence.val, name, margin=rec.margin, confidence=rec.confidence, n_boot=n_boot)
+    test = _test_table(evidence, name, n_boot)
+    for c in ranked:
+        cost = evidence.costs[c.family]
+        rec.fusions.append(
+            FamilyResult(
+                fusion=c.family, source_trial=evidence.configs[c.family]["source_trial"],
+                params=evidence.configs[c.family]["params"], score=c.score, diff=c.diff, tied=c.tied, runs=c.runs,
+                samples=c.samples, test=test.get(c.family, {}), parameters=cost.parameters,
+                train_s_per_epoch=cost.train_s_per_epoch, infer_ms=cost.infer_ms,
+            )
+        )  # fmt: skip
+    rec.confirmed = True
+    rec.tied = [f.fusion for f in rec.fusions if f.tied]
+    rec.default_fusion, rec.decided_by = _choose(rec)
+    rec.task_winners = _per_task(evidence, name, rec, n_boot)
+    rec.priorities = [
+        f"if your priority is {t.task}, use {t.winner}"
+        + (" (tied with the default on it)" if t.default_tied else f" (the default gives up {t.regret.mean:.4f})")
+        for t in rec.task_winners
+        if t.winner != rec.default_fusion
+    ]
+    rec.warnings = [t.warning for t in rec.task_winners if t.warning]
+    objective_chance = stats.chance(evidence.val, name, rec.default_fusion)
+    if objective_chance.p_value > 0.05:
+        rec.warnings.insert(
+            0,
+            f"the default {rec.default_fusion} does not clearly beat chance on {rec.metric} (chance "
+            f"{objective_chance.level:.4f}, permutation p={objective_chance.p_value:.2f}): "
+            + _hint(evidence, rec.default_fusion),
+        )
+    rec.limitations = _limitations(rec, evidence)
+    return rec
+
+
+def _choose(rec: Recommendation) -> tuple[str, str]:
+    """The default and the rule that named it: the clear winner, or the preferred family among the tied."""
+    best = rec.fusions[0]
+    if len(rec.fusions) == 1:
+        return best.fusion, "only one fusion family was confirmed"
+    tied = [f for f in rec.fusions if f.tied]
+    if len(tied) == 1:
+        return best.fusion, (
+            f"clear winner: {best.fusion} beats every other family (their paired {rec.confidence:.0%} intervals "
+            f"exclude zero and the {rec.margin:g} margin)"
+        )
+    names = ", ".join(f.fusion for f in tied)
+    if rec.prefer == "best-mean":
+        return best.fusion, f"tie among {names}; --prefer best-mean: the highest mean"
+    inf = float("inf")
+    cheapest = min(tied, key=lambda f: (f.parameters or inf, f.train_s_per_epoch or inf, tied.index(f)))
+    return cheapest.fusion, f"tie among {names}; --prefer cheapest: fewest parameters, then training time"
+
+
+def _per_task(evidence: Evidence, name: str, rec: Recommendation, n_boot: int) -> list[TaskResult]:
+    """Per task: the winner with its CI, the default's regret against it, and whether the winner beats chance."""
+    assert evidence.val is not None
+    kind = _task_metric(name)
+    families = {f.fusion: f for f in rec.fusions}
+    out = []
+    for task in evidence.val.tasks:
+        metric = f"{task}/{kind}"
+        ranked = stats.compare(evidence.val, metric, margin=rec.margin, n_boot=n_boot)
+        for c in ranked:
+            families[c.family].task_scores[task] = c.score.mean
+        winner = ranked[0]
+        mine = next(c for c in ranked if c.family == rec.default_fusion)
+        luck = stats.chance(evidence.val, metric, winner.family)
+        warning = None
+        if luck.p_value > 0.05:
+            warning = (
+                f"{task}: the winner {winner.family} does not clearly beat chance ({kind} {winner.score.mean:.4f} vs "
+                f"chance {luck.level:.4f}, permutation p={luck.p_value:.2f}): {_hint(evidence, winner.family)}"
+            )
+        out.append(
+            TaskResult(
+                task=task, metric=f"val/{metric}", winner=winner.family, score=winner.score,
+                default_score=mine.score, regret=mine.diff, default_tied=mine.tied, chance=luck.level,
+                chance_p=luck.p_value, warning=warning,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _test_table(evidence: Evidence, name: str, n_boot: int) -> dict[str, dict[str, stats.Interval]]:
+    """Per family: the objective and every task's acc, macro-F1 and AUROC on test, mean and CI. Never used to choose."""
+    if evidence.test is None:
+        return {}
+    table: dict[str, dict[str, stats.Interval]] = {f: {} for f in evidence.families}
+    metrics = [("objective", name)] + [(f"{t}/{m}", f"{t}/{m}") for t in evidence.test.tasks for m in TASK_METRICS]
+    for key, metric in metrics:
+        for c in stats.compare(evidence.test, metric, n_boot=max(200, n_boot // 2)):
+            table[c.family][key] = c.score
+    return table
+
+
+def _hint(evidence: Evidence, family: str) -> str:
+    """The likely cause of a score at chance, from what the family's runs reported."""
+    rows = evidence.rows.get(family, [])
+    lr = next((r.get(f"{CONFIG_PREFIX}lr") for r in rows if r.get(f"{CONFIG_PREFIX}lr") is not None), None)
+    assert evidence.val is not None
+    index = evidence.val.families.index(family)
+    single = all(len(set(evidence.val.probs[t][index].argmax(-1).ravel().tolist())) == 1 for t in evidence.val.tasks)
+    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss") is not None]
+    if single:
+        return (
+            "it predicts one class for every sample: the learning rate"
+            + (f" ({lr:g})" if lr else "")
+            + " may have diverged or be too low, or training is too short"
+        )
+    if losses and max(losses) > 10:
+        return f"its training loss ended at {max(losses):.3g}: the learning rate may have diverged"
+    return "the modalities may carry no signal for this task, or the budget (max_epochs) is too short"
+
+
+def _limitations(rec: Recommendation, evidence: Evidence) -> list[str]:
+    assert evidence.val is not None
+    n_val = evidence.val.labels[evidence.val.tasks[0]].shape[0]
+    n_test = evidence.test.labels[evidence.test.tasks[0]].shape[0] if evidence.test is not None else 0
+    where = f"{evidence.folds}-fold cross-validation over train+val ({n_val} out-of-fold samples per seed)"
+    lines = [
+        f"{len(evidence.seeds)} seeds per family; "
+        + (where if evidence.folds else f"{n_val} validation samples")
+        + f"; {n_test} test samples",
+        f"intervals: {rec.confidence:.0%} paired bootstrap over seeds and samples; differences with the best are "
+        f"simultaneous (Bonferroni over {max(len(rec.fusions) - 1, 1)} comparisons); margin {rec.margin:g}",
+        "each family is represented by one configuration from the search; another configuration of a tied family "
+        "may do better",
+    ]
+    if evidence.dropped_runs:
+        lines.append(f"{evidence.dropped_runs} runs left out: their seed is missing for another family")
+    return lines
+
+
+def check_options(metric: str, mode: str | None, prefer: str, margin: float, exclude: list[str]) -> None:
+    """One-line errors for the options every recommendation takes."""
+    if metric.startswith("test/"):
+        raise ConfigError(
+            f"cannot select on {metric!r}: selection uses validation only; test metrics are reported, never used to "
+            "choose (use the val/ metric of the same name)"
+        )
     if mode not in (None, "max", "min"):
         raise ConfigError(f"mode must be 'max' or 'min', but got {mode!r}")
-    if mode is None:
-        mode = objective.get("mode", "max") if metric == objective.get("metric") else _guess_mode(metric)
-    exclude = list(exclude or [])
+    if prefer not in PREFER:
+        raise ConfigError(f"prefer must be one of {', '.join(PREFER)}, but got {prefer!r}")
+    if not margin >= 0:
+        raise ConfigError(f"margin must be >= 0, but got {margin!r}")
+    from sweeper.errors import RegistryError
+    from sweeper.models import check_fusion_name
+
     for name in exclude:
         try:
             check_fusion_name(name)
         except RegistryError as exc:
             raise ConfigError(f"--exclude: {exc}") from None
+
+
+def _task_metric(name: str) -> str:
+    """The per-task metric that goes with an objective: mean_macro_f1 -> macro_f1, agree/auroc -> auroc."""
+    if name == "loss":
+        return "loss"
+    return name.removeprefix("mean_") if name.startswith("mean_") else name.rpartition("/")[2]
+
+
+def _rows(sweep_dir: Path, spec: dict[str, Any], source: str, tracking_uri: str | None, objective: str) -> list:
     if source == "parquet":
-        rows = read_trials(sweep_dir).to_pylist()
-    elif source == "mlflow":
+        return list(read_trials(sweep_dir).to_pylist())
+    if source == "mlflow":
         uri = tracking_uri or default_tracking_uri(sweep_dir)
-        rows = rows_from_mlflow(uri, spec.get("name", sweep_dir.name), objective.get("metric", metric))
-    else:
-        raise ConfigError(f"source must be 'parquet' or 'mlflow', but got {source!r}")
-    if rows and metric not in rows[0]:
-        known = sorted(k for k in rows[0] if k.startswith(("val/", "test/", "train/")))
-        raise ConfigError(f"unknown metric {metric!r}; known: {', '.join(known)}")
-    default_fusion = spec.get("model", {}).get("fusion", ModelConfig.fusion)
-    for row in rows:
-        row["fusion"] = row.get(f"{CONFIG_PREFIX}fusion") or default_fusion
-    rows = [r for r in rows if r["fusion"] not in exclude]
-    sign = 1.0 if mode == "max" else -1.0
-
-    finished = [r for r in rows if r["status"] == TrialStatus.COMPLETED.value and r.get(metric) is not None]
-    finished.sort(key=lambda r: -sign * r[metric])
-    fusions = _per_fusion(finished, rows, metric)
-    best = fusions[0].fusion if fusions else None
-    return Recommendation(
-        sweep=spec.get("name", sweep_dir.name),
-        metric=metric,
-        mode=mode,
-        default_fusion=best,
-        fusions=fusions,
-        ranked=[_brief(r, metric) for r in finished],
-        task_winners=_task_winners(finished, metric, best) if best else [],
-        pruned=[_brief(r, metric) for r in rows if r["status"] == TrialStatus.PRUNED.value],
-        failed=[{**_brief(r, metric), "error": r.get("error")} for r in rows if r["status"] == "failed"],
-        excluded=exclude,
-        unfinished={
-            f: sum(r["fusion"] == f for r in rows)
-            for f in dict.fromkeys(r["fusion"] for r in rows)
-            if all(s.fusion != f for s in fusions)
-        },
-    )
+        return rows_from_mlflow(uri, spec.get("name", sweep_dir.name), objective)
+    raise ConfigError(f"source must be 'parquet' or 'mlflow', but got {source!r}")
 
 
-def _per_fusion(finished: list[dict], rows: list[dict], metric: str) -> list[FusionSummary]:
-    out: list[FusionSummary] = []
-    for row in finished:  # best first, so the first row of a family is its best
-        if any(s.fusion == row["fusion"] for s in out):
-            continue
-        family = [r for r in finished if r["fusion"] == row["fusion"]]
-        times = [r["train_s"] for r in family if r.get("train_s") is not None]
-        n_params = row.get("model/parameters")
-        out.append(
-            FusionSummary(
-                fusion=row["fusion"],
-                trial_id=row["trial_id"],
-                score=row[metric],
-                params=_params(row),
-                finished=len(family),
-                pruned=sum(r["fusion"] == row["fusion"] and r["status"] == "pruned" for r in rows),
-                mean_train_s=sum(times) / len(times) if times else None,
-                parameters=int(n_params) if n_params is not None else None,
-            )
-        )
-    return out
-
-
-def _task_winners(finished: list[dict], metric: str, default: str) -> list[TaskWinner]:
-    """Per task: the best family on that task's version of ``metric`` and the default's regret against it."""
-    split, _, name = metric.partition("/")
-    per_task = name.removeprefix("mean_") if name.startswith("mean_") else "macro_f1"
-    tasks = sorted({k.split("/")[1] for k in finished[0] if k.startswith(f"{split}/") and k.count("/") == 2})
-    default_row = next(r for r in finished if r["fusion"] == default)
-    winners = []
-    for task in tasks:
-        key = f"{split}/{task}/{per_task}"
-        scored = [r for r in finished if r.get(key) is not None]
-        if not scored or default_row.get(key) is None:
-            continue
-        sign = -1.0 if per_task == "loss" else 1.0
-        top = max(scored, key=lambda r: sign * r[key])
-        winners.append(
-            TaskWinner(task, key, top["fusion"], top[key], default_row[key], sign * (top[key] - default_row[key]))
-        )
-    return winners
-
-
-def _brief(row: dict, metric: str) -> dict[str, Any]:
-    return {
-        "trial_id": row["trial_id"],
-        "fusion": row["fusion"],
-        "epochs": row.get("epochs"),
-        "score": row.get(metric),
-        "params": _params(row),
-    }
-
-
-def _params(row: dict) -> dict[str, Any]:
-    return {
-        k.removeprefix(CONFIG_PREFIX): v
-        for k, v in row.items()
-        if k.startswith(CONFIG_PREFIX) and v is not None and k != f"{CONFIG_PREFIX}fusion"
-    }
-
-
-def _guess_mode(metric: str) -> str:
+def guess_mode(metric: str) -> str:
     return "min" if metric.endswith("loss") else "max"
 
 
-def _read_spec(sweep_dir: Path) -> dict[str, Any]:
+def read_spec(sweep_dir: Path) -> dict[str, Any]:
     path = sweep_dir / "spec.yaml"
     if not path.is_file():
         raise SweepError(f"{str(sweep_dir)!r} is not a sweep folder: spec.yaml is missing")

@@ -1,4 +1,4 @@
-"""Render a Recommendation for a terminal (rich table), as JSON, or as Markdown."""
+"""Render a Recommendation for a terminal (rich tables), as JSON, or as a Markdown document a team can paste."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sweeper.recommend.rank import Recommendation
+from sweeper.recommend.rank import FamilyResult, Recommendation
+from sweeper.recommend.stats import Interval
 
 FORMATS = ("table", "json", "md")
 
@@ -17,99 +18,138 @@ def render_json(rec: Recommendation) -> str:
     return json.dumps(rec.to_dict(), indent=2, default=str)
 
 
-def render_markdown(rec: Recommendation) -> str:
-    lines = [f"# Recommendation for sweep `{rec.sweep}`", ""]
-    lines.append(_headline(rec))
-    lines += [
-        "",
-        f"Ranked by `{rec.metric}` ({rec.mode}); only trials that trained the full budget compete.",
-        "",
-    ]
-    lines += ["## Best configuration per fusion", ""]
-    lines.append("| rank | fusion | score | trial | params | finished | pruned | mean train s | parameters |")
-    lines.append("|---:|---|---:|---|---|---:|---:|---:|---:|")
-    for i, f in enumerate(rec.fusions, 1):
-        lines.append(
-            f"| {i} | {f.fusion} | {f.score:.4f} | {f.trial_id} | {_params(f.params)} | {f.finished} | "
-            f"{f.pruned} | {_num(f.mean_train_s)} | {f.parameters or ''} |"
+def headline(rec: Recommendation) -> str:
+    if rec.default_fusion is None:
+        leader = rec.search.best_per_fusion[0]["fusion"] if rec.search and rec.search.best_per_fusion else None
+        lead = f" (search leader, single seed: {leader})" if leader else ""
+        return f"no confirmed recommendation{lead}: {rec.decided_by}"
+    others = [f for f in rec.tied if f != rec.default_fusion]
+    tie = f", tied with {', '.join(others)}" if others else ""
+    score = next(f.score for f in rec.fusions if f.fusion == rec.default_fusion)
+    return f"best default fusion: {rec.default_fusion}{tie} ({rec.metric} = {ci(score)}); decided by: {rec.decided_by}"
+
+
+def render_markdown(rec: Recommendation, plots: dict[str, str] | None = None) -> str:
+    """The whole report; ``plots`` maps a caption to a PNG path relative to the document."""
+    lines = [f"# Recommendation for sweep `{rec.sweep}`", "", f"**{headline(rec)}**", ""]
+    for warning in rec.warnings:
+        lines.append(f"> warning: {warning}")
+    if rec.warnings:
+        lines.append("")
+    if rec.confirmed:
+        lines += [f"Ranked by `{rec.metric}` on validation, mean ± {rec.confidence:.0%} CI over confirmed runs.", ""]
+        lines += ["## Ranking (validation)", ""]
+        lines += _md_table(["rank", "fusion", "score", "best minus this", "tied", "runs", "configuration"], [
+            [str(i), f.fusion, ci(f.score), ci(f.diff), "yes" if f.tied else "no", str(f.runs), _params(f.params)]
+            for i, f in enumerate(rec.fusions, 1)
+        ])  # fmt: skip
+        lines += ["", "## Per task (validation)", ""]
+        lines += _md_table(["task", "metric", "winner", "score", "default's score", "default's regret", "chance"], [
+            [t.task, t.metric, t.winner, ci(t.score), ci(t.default_score), ci(t.regret), f"{t.chance:.4f}"]
+            for t in rec.task_winners
+        ])  # fmt: skip
+        lines += [""] + [f"- {p}" for p in rec.priorities] + ([""] if rec.priorities else [])
+        lines += ["## Test split (reported, never used to choose)", ""]
+        keys = list(rec.fusions[0].test) if rec.fusions else []
+        lines += _md_table(["fusion", *keys], [[f.fusion, *(ci(f.test[k]) for k in keys)] for f in rec.fusions])
+        lines += ["", "## Cost", ""]
+        lines += _md_table(
+            ["fusion", "parameters", "train s / epoch", "inference ms / batch"], [_cost(f) for f in rec.fusions]
         )
-    if rec.unfinished:
-        lines += ["", _unfinished(rec)]
-    if rec.task_winners:
-        lines += ["", "## Per task", "", "| task | metric | winner | score | default's score | regret |"]
-        lines.append("|---|---|---|---:|---:|---:|")
-        for w in rec.task_winners:
-            lines.append(
-                f"| {w.task} | {w.metric} | {w.fusion} | {w.score:.4f} | {w.default_score:.4f} | {w.regret:.4f} |"
-            )
-    if rec.pruned or rec.failed:
-        lines += [
-            "",
-            "## Not compared: stopped early by ASHA, or failed",
-            "",
-            "| trial | fusion | status | epochs | score |",
-        ]
-        lines.append("|---|---|---|---:|---:|")
-        for status, trials in (("pruned", rec.pruned), ("failed", rec.failed)):
-            lines += [
-                f"| {t['trial_id']} | {t['fusion']} | {status} | {t['epochs']} | {_num(t['score'], 4)} |"
-                for t in trials
-            ]
+    lines += _md_apart(rec)
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{caption}]({path})" for caption, path in plots.items()]
+    if rec.limitations:
+        lines += ["", "## Limitations", ""] + [f"- {line}" for line in rec.limitations]
+    lines += _md_search(rec)
     return "\n".join(lines) + "\n"
 
 
 def print_table(rec: Recommendation, console: Console) -> None:
-    table = Table(title=f"sweep {rec.sweep}: best configuration per fusion, by {rec.metric} ({rec.mode})")
-    for column in (
-        "rank",
-        "fusion",
-        "score",
-        "trial",
-        "params",
-        "finished",
-        "pruned",
-        "mean train s",
-        "parameters",
-    ):
-        table.add_column(column, justify="right" if column not in ("fusion", "trial", "params") else "left")
-    for i, f in enumerate(rec.fusions, 1):
-        table.add_row(
-            str(i), f.fusion, f"{f.score:.4f}", f.trial_id, _params(f.params), str(f.finished), str(f.pruned),
-            _num(f.mean_train_s), str(f.parameters or ""),
-        )  # fmt: skip
-    console.print(table)
-    if rec.unfinished:
-        console.print(_unfinished(rec), highlight=False)
-    if rec.task_winners:
-        tasks = Table(title="per task: winner and the default's regret")
-        for column in ("task", "metric", "winner", "score", "default's score", "regret"):
+    if rec.confirmed:
+        table = Table(title=f"sweep {rec.sweep}: confirmed fusion families by {rec.metric} (validation)")
+        for column in ("rank", "fusion", "score (95% CI)", "best minus this", "tied", "runs", "parameters",
+                       "train s/epoch", "infer ms/batch", "test objective"):  # fmt: skip
+            table.add_column(column, justify="left" if column in ("fusion", "tied") else "right")
+        for i, f in enumerate(rec.fusions, 1):
+            test = ci(f.test["objective"]) if "objective" in f.test else ""
+            table.add_row(str(i), f.fusion, ci(f.score), ci(f.diff), "yes" if f.tied else "no", str(f.runs),
+                          *_cost(f)[1:], test)  # fmt: skip
+        console.print(table)
+        tasks = Table(title="per task: winner, the default's regret (winner minus default), chance level")
+        for column in ("task", "metric", "winner", "score", "default's score", "regret", "chance"):
             tasks.add_column(column)
-        for w in rec.task_winners:
-            tasks.add_row(w.task, w.metric, w.fusion, f"{w.score:.4f}", f"{w.default_score:.4f}", f"{w.regret:.4f}")
+        for t in rec.task_winners:
+            tasks.add_row(t.task, t.metric, t.winner, ci(t.score), ci(t.default_score), ci(t.regret), f"{t.chance:.4f}")
         console.print(tasks)
-    if rec.pruned or rec.failed:
-        apart = Table(title="not compared: stopped early by ASHA, or failed")
-        for column in ("trial", "fusion", "status", "epochs", "score", "error"):
-            apart.add_column(column)
-        for status, trials in (("pruned", rec.pruned), ("failed", rec.failed)):
-            for t in trials:
-                apart.add_row(
-                    t["trial_id"], t["fusion"], status, str(t["epochs"]), _num(t["score"], 4), t.get("error") or ""
-                )
-        console.print(apart)
-    console.print(_headline(rec), style="bold")
+        for line in rec.priorities:
+            console.print(f"  {line}", highlight=False)
+    elif rec.search and rec.search.best_per_fusion:
+        search = Table(title=f"sweep {rec.sweep}: search only (single seed, not a recommendation)")
+        for column in ("fusion", "score", "trial", "params", "finished", "pruned"):
+            search.add_column(column)
+        for b in rec.search.best_per_fusion:
+            search.add_row(b["fusion"], _num(b["score"], 4), b["trial_id"], _params(b["params"]), str(b["finished"]),
+                           str(b["pruned"]))  # fmt: skip
+        console.print(search)
+    for line in _apart_lines(rec):
+        console.print(line, highlight=False)
+    for warning in rec.warnings:
+        console.print(f"warning: {warning}", style="yellow", highlight=False)
+    console.print(headline(rec), style="bold", highlight=False)
 
 
-def _headline(rec: Recommendation) -> str:
-    if rec.default_fusion is None:
-        return "no trial trained the full budget: no default fusion can be named (raise num_samples or max_epochs)"
-    best = rec.fusions[0]
-    return f"best default fusion: {rec.default_fusion} ({rec.metric} = {best.score:.4f}, trial {best.trial_id})"
+def ci(value: Interval | dict[str, float]) -> str:
+    v = value if isinstance(value, dict) else {"mean": value.mean, "low": value.low, "high": value.high}
+    return f"{v['mean']:.4f} [{v['low']:.4f}, {v['high']:.4f}]"
 
 
-def _unfinished(rec: Recommendation) -> str:
-    tried = ", ".join(f"{fusion} ({n} trial{'s' if n != 1 else ''})" for fusion, n in rec.unfinished.items())
-    return f"Not ranked, no trial reached the full budget: {tried}."
+def _apart_lines(rec: Recommendation) -> list[str]:
+    lines = []
+    if rec.excluded:
+        lines.append(f"excluded (--exclude): {', '.join(rec.excluded)}")
+    for family, reason in rec.failed.items():
+        lines.append(f"failed in confirmation, not ranked: {family}: {reason}")
+    if rec.search and rec.search.unfinished:
+        tried = ", ".join(f"{f} ({n} trials)" for f, n in rec.search.unfinished.items())
+        confirmed = {f.fusion for f in rec.fusions}
+        note = "; confirmed from its best pruned configuration" if confirmed & set(rec.search.unfinished) else ""
+        lines.append(f"no search trial reached the full budget: {tried}{note}")
+    return lines
+
+
+def _md_apart(rec: Recommendation) -> list[str]:
+    lines = _apart_lines(rec)
+    return (
+        ["", "## Excluded, failed or tied", ""]
+        + [f"- {line}" for line in lines]
+        + ([f"- tied with the best: {', '.join(rec.tied)}"] if len(rec.tied) > 1 else [])
+        if lines or len(rec.tied) > 1
+        else []
+    )
+
+
+def _md_search(rec: Recommendation) -> list[str]:
+    if not rec.search:
+        return []
+    lines = ["", "## Search stage (single seed; ASHA-stopped trials apart)", ""]
+    lines += _md_table(["trial", "fusion", "status", "epochs", "score", "params"], [
+        [t["trial_id"], t["fusion"], "completed", str(t["epochs"]), _num(t["score"], 4), _params(t["params"])]
+        for t in rec.search.ranked
+    ] + [
+        [t["trial_id"], t["fusion"], status, str(t["epochs"]), _num(t["score"], 4), _params(t["params"])]
+        for status, trials in (("pruned", rec.search.pruned), ("failed", rec.search.failed)) for t in trials
+    ])  # fmt: skip
+    return lines
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _cost(f: FamilyResult) -> list[str]:
+    return [f.fusion, str(f.parameters or ""), _num(f.train_s_per_epoch, 3), _num(f.infer_ms, 3)]
 
 
 def _params(params: dict[str, Any]) -> str:

@@ -15,6 +15,15 @@ from sweeper.errors import SweepError
 CONFIG_PREFIX = "config/"
 
 
+def params_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A trial row's sampled hyperparameters other than the fusion (which names its family)."""
+    return {
+        k.removeprefix(CONFIG_PREFIX): v
+        for k, v in row.items()
+        if k.startswith(CONFIG_PREFIX) and v is not None and k != f"{CONFIG_PREFIX}fusion"
+    }
+
+
 def rows_from_mlflow(tracking_uri: str, sweep: str, objective: str) -> list[dict[str, Any]]:
     """The trials of the latest sweep named ``sweep`` in the MLflow store at ``tracking_uri``."""
     from mlflow.exceptions import MlflowException
@@ -43,6 +52,9 @@ def rows_from_mlflow(tracking_uri: str, sweep: str, objective: str) -> list[dict
             {
                 "trial_id": tags.get("sweeper.trial_id", run.info.run_name),
                 "status": tags.get("status", "running"),
+                "stage": tags.get("sweeper.stage", "search"),
+                **{k: _number(tags.get(f"sweeper.{k}")) for k in ("seed", "fold", "folds")},
+                "source_trial": tags.get("sweeper.source_trial"),
                 "epochs": max((m.step for m in history), default=0),
                 **{f"{CONFIG_PREFIX}{k}": yaml.safe_load(v) for k, v in run.data.params.items()},
                 **metrics,
@@ -51,3 +63,7 @@ def rows_from_mlflow(tracking_uri: str, sweep: str, objective: str) -> list[dict
             }
         )
     return sorted(rows, key=lambda r: r["trial_id"])
+
+
+def _number(value: str | None) -> int | None:
+    return int(value) if value is not None else None

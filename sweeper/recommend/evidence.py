@@ -1,0 +1,171 @@
+"""The evidence a recommendation rests on: a sweep's confirmation runs, aligned for paired comparison.
+
+Per fusion family, the confirmed configuration (with ``confirm.per_fusion > 1``, the one whose runs score best on
+validation), its runs' per-sample predictions stacked as ``stats.Predictions`` (family x run x sample x class), and
+what the family costs. Validation runs are seeds; with cross-validation a seed's folds together predict every
+train+val sample once (out-of-fold), so a run is still one seed. Test runs are (seed, fold) pairs. Only seeds that
+every family completed are used, so comparisons stay paired by seed, fold and sample.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sweeper.recommend.sources import params_of
+from sweeper.recommend.stats import Predictions
+from sweeper.tracking import TrialStatus
+from sweeper.tracking.predictions import read_predictions
+
+
+@dataclass
+class Cost:
+    parameters: int | None  # model parameters
+    train_s_per_epoch: float | None  # mean over runs of training seconds per epoch
+    infer_ms: float | None  # mean over runs of milliseconds per batch of inference (last split evaluated)
+
+
+@dataclass
+class Evidence:
+    families: list[str]  # compared families, in first-confirmed order
+    configs: dict[str, dict[str, Any]]  # family -> {"source_trial", "params", "search_status"}
+    val: Predictions | None
+    test: Predictions | None
+    costs: dict[str, Cost]
+    seeds: list[int]  # seeds common to every family
+    folds: int | None
+    failed: dict[str, str] = field(default_factory=dict)  # family -> why it has no usable confirmed run
+    dropped_runs: int = 0  # completed runs left out because another family lacks that seed
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # family -> its confirm rows
+
+
+def load_evidence(sweep_dir: Path, rows: list[dict[str, Any]], metric: str, sign: float) -> Evidence:
+    """``rows``: the sweep's trial rows with a ``fusion`` key, excluded families already removed."""
+    confirm = [r for r in rows if r.get("stage") == "confirm"]
+    by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in confirm:
+        by_family[row["fusion"]].append(row)
+    chosen: dict[str, list[dict[str, Any]]] = {}
+    failed: dict[str, str] = {}
+    for family, family_rows in by_family.items():
+        done = [r for r in family_rows if r["status"] == TrialStatus.COMPLETED.value and r.get(metric) is not None]
+        if not done:
+            errors = [str(r["error"]) for r in family_rows if r.get("error")]
+            failed[family] = errors[0] if errors else "no confirmation run finished"
+            continue
+        chosen[family] = _best_source(done, metric, sign)
+    predictions = read_predictions(sweep_dir, [r["trial_id"] for rs in chosen.values() for r in rs])
+    for family, family_rows in list(chosen.items()):
+        with_predictions = [r for r in family_rows if r["trial_id"] in predictions]
+        if not with_predictions:
+            failed[family] = "its confirmation runs left no predictions"
+            del chosen[family]
+        else:
+            chosen[family] = with_predictions
+    folds = next((int(r["folds"]) for rs in chosen.values() for r in rs if r.get("folds")), None)
+    seeds = _common_seeds(chosen, folds)
+    used = {f: [r for r in rs if r["seed"] in seeds] for f, rs in chosen.items()}
+    families = list(used)
+    return Evidence(
+        families=families,
+        configs={f: _config(rs[0]) for f, rs in used.items()},
+        val=_stack(families, used, predictions, "val", seeds, by_seed=True) if families else None,
+        test=_stack(families, used, predictions, "test", seeds, by_seed=False) if families else None,
+        costs={f: _cost(rs) for f, rs in used.items()},
+        seeds=seeds,
+        folds=folds,
+        failed=failed,
+        dropped_runs=sum(len(rs) for rs in chosen.values()) - sum(len(rs) for rs in used.values()),
+        rows=used,
+    )
+
+
+def _best_source(done: list[dict[str, Any]], metric: str, sign: float) -> list[dict[str, Any]]:
+    """With several configurations per family, the runs of the one with the best mean validation score."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in done:
+        groups[str(row.get("source_trial"))].append(row)
+    return max(groups.values(), key=lambda rs: sign * float(np.mean([r[metric] for r in rs])))
+
+
+def _common_seeds(chosen: dict[str, list[dict[str, Any]]], folds: int | None) -> list[int]:
+    """Seeds for which every family has every fold (or its single run)."""
+    need = folds or 1
+    complete = []
+    for rows in chosen.values():
+        per_seed: dict[int, set] = defaultdict(set)
+        for r in rows:
+            per_seed[int(r["seed"])].add(r.get("fold"))
+        complete.append({s for s, fs in per_seed.items() if len(fs) >= need})
+    return sorted(set.intersection(*complete)) if complete else []
+
+
+def _stack(
+    families: list[str],
+    used: dict[str, list[dict[str, Any]]],
+    predictions: dict[str, pa.Table],
+    split: str,
+    seeds: list[int],
+    *,
+    by_seed: bool,
+) -> Predictions | None:
+    """(F, R, n, C) per task; validation runs are seeds (folds pooled), test runs are (seed, fold) pairs."""
+    runs_of: dict[str, list[list[pa.Table]]] = {}
+    for family in families:
+        rows = sorted(used[family], key=lambda r: (int(r["seed"]), r.get("fold") or 0))
+        tables = [(int(r["seed"]), predictions[r["trial_id"]]) for r in rows]
+        tables = [(s, t.filter(pc.equal(t["split"], split))) for s, t in tables]
+        if by_seed:
+            runs_of[family] = [[t for s, t in tables if s == seed] for seed in seeds]
+        else:
+            runs_of[family] = [[t] for _, t in tables]
+    n_runs = {len(r) for r in runs_of.values()}
+    if len(n_runs) != 1 or not next(iter(n_runs)):
+        return None
+    first = pa.concat_tables(runs_of[families[0]][0])
+    tasks = sorted(set(first["task"].to_pylist()))
+    samples = np.unique(first.filter(pc.equal(first["task"], tasks[0]))["sample"].to_numpy())
+    labels: dict[str, np.ndarray] = {}
+    probs: dict[str, np.ndarray] = {}
+    for task in tasks:
+        stacked = []
+        for family in families:
+            per_run = []
+            for parts in runs_of[family]:
+                table = pa.concat_tables(parts)
+                table = table.filter(pc.equal(table["task"], task))
+                order = np.argsort(table["sample"].to_numpy(), kind="stable")
+                sample = table["sample"].to_numpy()[order]
+                if not np.array_equal(sample, samples):
+                    return None  # runs predicted different samples: not comparable
+                p = table["probs"].combine_chunks()
+                values = p.flatten().to_numpy(zero_copy_only=False).reshape(len(table), -1)[order]
+                per_run.append(values.astype(np.float32))
+                labels[task] = table["label"].to_numpy()[order].astype(np.int64)
+            stacked.append(np.stack(per_run))  # (R, n, C)
+        probs[task] = np.stack(stacked)  # (F, R, n, C)
+    return Predictions(families=list(families), tasks=tasks, labels=labels, probs=probs)
+
+
+def _config(row: dict[str, Any]) -> dict[str, Any]:
+    return {"source_trial": row.get("source_trial"), "params": params_of(row)}
+
+
+def _cost(rows: list[dict[str, Any]]) -> Cost:
+    def mean(values: list[Any]) -> float | None:
+        finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+        return float(np.mean(finite)) if finite else None
+
+    parameters = mean([r.get("model/parameters") for r in rows])
+    per_epoch = mean([r["train_s"] / r["epochs"] for r in rows if r.get("train_s") and r.get("epochs")])
+    return Cost(
+        parameters=int(parameters) if parameters is not None else None,
+        train_s_per_epoch=per_epoch,
+        infer_ms=mean([r.get("time/infer_ms") for r in rows]),
+    )

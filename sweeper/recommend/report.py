@@ -1,0 +1,80 @@
+"""Write a recommendation's report folder (Markdown, JSON, PNG plots) and log it on the sweep's MLflow parent run.
+
+One sweep: ``sweeps/<name>/report/`` holds ``recommendation.md``, ``recommendation.json``, ``ranking.png`` and
+``regret.png`` (by task). Several sweeps: the same for the across-datasets decision, plus ``critical_difference.png``
+when the rank test applies.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sweeper.recommend import plots
+from sweeper.recommend.across import Across
+from sweeper.recommend.rank import Recommendation
+from sweeper.recommend.render import render_json, render_markdown
+from sweeper.recommend.render_across import render_across_markdown
+
+REPORT_DIR = "report"
+
+
+def write_report(rec: Recommendation, folder: Path) -> Path:
+    """The report of one sweep; returns the Markdown file. Plots need confirmed runs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    images: dict[str, str] = {}
+    if rec.confirmed:
+        rows = [
+            {"family": f.fusion, "mean": f.score.mean, "low": f.score.low, "high": f.score.high, "tied": f.tied,
+             "default": f.fusion == rec.default_fusion}
+            for f in rec.fusions
+        ]  # fmt: skip
+        plots.plot_ranking(rows, folder / "ranking.png", metric=rec.metric, title=f"{rec.sweep}: {rec.metric}")
+        images["ranking with confidence intervals"] = "ranking.png"
+        regret = {f.fusion: {t.task: _regret(rec, f.fusion, t.task) for t in rec.task_winners} for f in rec.fusions}
+        plots.plot_regret_heatmap(regret, folder / "regret.png", title=f"{rec.sweep}: regret against each task's best")
+        images["regret by task"] = "regret.png"
+    markdown = folder / "recommendation.md"
+    markdown.write_text(render_markdown(rec, images))
+    (folder / "recommendation.json").write_text(render_json(rec))
+    return markdown
+
+
+def write_across_report(result: Across, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    images: dict[str, str] = {}
+    if result.families:
+        plots.plot_regret_heatmap(result.regret, folder / "regret.png", title="regret by dataset and task")
+        images["regret by dataset and task"] = "regret.png"
+    if result.friedman is not None:
+        plots.plot_critical_difference(
+            result.friedman.mean_ranks, result.friedman.critical_difference, folder / "critical_difference.png",
+            title=f"mean ranks over {len(result.blocks)} blocks (Friedman p={result.friedman.p_value:.3g})",
+        )  # fmt: skip
+        images["critical-difference diagram"] = "critical_difference.png"
+    markdown = folder / "recommendation.md"
+    markdown.write_text(render_across_markdown(result, images))
+    (folder / "recommendation.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    return markdown
+
+
+def log_report(sweep_dir: Path, folder: Path) -> bool:
+    """Log the report folder on the sweep's MLflow parent run (artifact path ``report``); False if none is known."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.tracking.mlflow_tracker import read_tracking
+
+    saved = read_tracking(sweep_dir)
+    if not saved.get("parent_run_id"):
+        return False
+    client = MlflowClient(saved["tracking_uri"])
+    client.log_artifacts(saved["parent_run_id"], str(folder), artifact_path=REPORT_DIR)
+    return True
+
+
+def _regret(rec: Recommendation, family: str, task: str) -> float:
+    """How much ``family`` gives up on ``task`` against the task's winner (validation means)."""
+    result = next(t for t in rec.task_winners if t.task == task)
+    scores = {f.fusion: f.task_scores[task] for f in rec.fusions}
+    best = scores[result.winner]
+    return abs(best - scores[family])

@@ -1,0 +1,62 @@
+"""What the search stage found, shown beside a recommendation: single-seed scores, never a decision on their own.
+
+Finished search trials are ranked by the metric; trials ASHA stopped early are listed apart (an early-stopped score
+is not a final one), and so are failed trials and families that never finished a trial (confirmation still
+re-trains those from their best pruned configuration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sweeper.recommend.sources import params_of
+from sweeper.tracking import TrialStatus
+
+
+@dataclass
+class SearchSummary:
+    ranked: list[dict[str, Any]]  # finished search trials, best first: trial_id, fusion, epochs, score, params
+    best_per_fusion: list[dict[str, Any]]  # the first ranked trial of each family, with finished/pruned counts
+    pruned: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    unfinished: dict[str, int] = field(default_factory=dict)  # family without a finished trial -> trials it had
+
+
+def summarise_search(rows: list[dict[str, Any]], metric: str, sign: float) -> SearchSummary:
+    """``rows`` carry a ``fusion`` key; only the search stage's rows are summarised."""
+    rows = [r for r in rows if r.get("stage", "search") == "search"]
+    finished = [r for r in rows if r["status"] == TrialStatus.COMPLETED.value and r.get(metric) is not None]
+    finished.sort(key=lambda r: -sign * r[metric])
+    best: list[dict[str, Any]] = []
+    for row in finished:
+        if all(b["fusion"] != row["fusion"] for b in best):
+            family = [r for r in rows if r["fusion"] == row["fusion"]]
+            best.append(
+                {
+                    **brief(row, metric),
+                    "finished": sum(r["status"] == TrialStatus.COMPLETED.value for r in family),
+                    "pruned": sum(r["status"] == TrialStatus.PRUNED.value for r in family),
+                }
+            )
+    return SearchSummary(
+        ranked=[brief(r, metric) for r in finished],
+        best_per_fusion=best,
+        pruned=[brief(r, metric) for r in rows if r["status"] == TrialStatus.PRUNED.value],
+        failed=[{**brief(r, metric), "error": r.get("error")} for r in rows if r["status"] == "failed"],
+        unfinished={
+            f: sum(r["fusion"] == f for r in rows)
+            for f in dict.fromkeys(r["fusion"] for r in rows)
+            if all(b["fusion"] != f for b in best)
+        },
+    )
+
+
+def brief(row: dict[str, Any], metric: str) -> dict[str, Any]:
+    return {
+        "trial_id": row["trial_id"],
+        "fusion": row["fusion"],
+        "epochs": row.get("epochs"),
+        "score": row.get(metric),
+        "params": params_of(row),
+    }

@@ -1,0 +1,352 @@
+"""Statistics for "which fusion family is best", from per-sample predictions of confirmed runs.
+
+Every family was re-trained R times and every run predicted the same n evaluation samples, so a score differs
+between families for two reasons: training noise (another seed gives another model) and evaluation noise (another
+draw of n samples gives another score). The intervals count both with a paired two-level bootstrap: one replicate
+draws sample counts W[b] (n samples with replacement) and R run indices with replacement, and the SAME draw scores
+every family, so what the families share cancels out of their differences.
+
+A replicate is a row of sample weights rather than a re-indexed copy of the data: each metric is written as a
+weighted sum, so B replicates cost one pass over a (n, B) array, processed in chunks to keep memory flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse, stats
+
+from sweeper.errors import ConfigError, DataError
+
+METRICS = ("acc", "macro_f1", "auroc", "loss")
+_EPS = 1e-12  # probabilities are clipped here before the log, so one confident mistake costs ~27.6, not inf
+_CHUNK = 1 << 19  # weights per chunk (n x replicates): 8 MB whatever n is
+_BLOCK = 16  # rows per block of the blocked cumulative sum
+
+# Internally weights are (n, B): rows of samples are then contiguous, so gathering samples in score order and
+# summing them cumulatively run over whole rows at once.
+BatchMetric = Callable[[np.ndarray], np.ndarray]  # weights (n, B) -> metric values (B,)
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ConfigError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+
+
+def _macro_f1(counts: np.ndarray, n_classes: int) -> np.ndarray:
+    """counts (B, C*C) of pred*C + label -> (B,). As torchmetrics: F1 = 0 where 2tp+fp+fn = 0, and such a class
+    (absent from both predictions and labels) is left out of the average rather than counted as 0."""
+    cm = counts.reshape(len(counts), n_classes, n_classes)  # (B, pred, label)
+    tp = np.diagonal(cm, axis1=1, axis2=2)  # (B, C)
+    denom = 2 * tp + (cm.sum(2) - tp) + (cm.sum(1) - tp)  # 2tp + fp + fn
+    f1 = np.divide(2 * tp, denom, out=np.zeros(denom.shape), where=denom > 0)
+    present = (denom > 0).sum(1)
+    return np.divide(f1.sum(1), present, out=np.zeros(len(counts)), where=present > 0)
+
+
+def _auc(u: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """Mann-Whitney U over all positive-negative pairs; 0 for a class without positives or without negatives,
+    which is what torchmetrics' ROC gives (a flat curve) and then averages in."""
+    pairs = pos * neg
+    return np.divide(u, pairs, out=np.zeros(np.shape(u)), where=pairs > 0)
+
+
+def _cumsum_rows(x: np.ndarray) -> np.ndarray:
+    """np.cumsum(x, axis=0) for x (n, B), n a multiple of _BLOCK. numpy accumulates one scalar at a time; a
+    triangular matmul per block of rows runs in BLAS, ~3x faster, and the block ends then take a short cumsum."""
+    tril = np.tril(np.ones((_BLOCK, _BLOCK), dtype=x.dtype))
+    blocks = np.matmul(tril, x.reshape(-1, _BLOCK, x.shape[1]))  # (n / BLOCK, BLOCK, B): sums within each block
+    blocks[1:] += np.cumsum(blocks[:-1, -1], axis=0)[:, None]  # plus everything in the blocks before
+    return blocks.reshape(x.shape)
+
+
+def _auroc_class(score: np.ndarray, is_pos: np.ndarray) -> BatchMetric:
+    """One-vs-rest AUROC of one class. Scores are sorted once, since the order does not depend on the weights:
+    U[b] = sum over positives i of W[b, i] * (weight of negatives scored below i, ties counting half)."""
+    pos_idx, neg_idx = np.flatnonzero(is_pos), np.flatnonzero(~is_pos)
+    neg_sorted = neg_idx[np.argsort(score[neg_idx], kind="stable")]
+    lo = np.searchsorted(score[neg_sorted], score[pos_idx], side="left")  # negatives strictly below each positive
+    hi = np.searchsorted(score[neg_sorted], score[pos_idx], side="right")  # ... or tied with it
+    tied = not np.array_equal(lo, hi)
+    rows = -(-(len(neg_sorted) + 1) // _BLOCK) * _BLOCK
+
+    def values(wt: np.ndarray) -> np.ndarray:
+        cum = np.zeros((rows, wt.shape[1]), dtype=wt.dtype)  # (rows, B): a zero, the negatives by score, padding
+        np.take(wt, neg_sorted, axis=0, out=cum[1 : len(neg_sorted) + 1], mode="clip")  # unbuffered
+        cum = _cumsum_rows(cum)  # row k: weight of the k lowest-scored negatives
+        below = 0.5 * (cum[lo] + cum[hi]) if tied else cum[lo]  # (n_pos, B)
+        w_pos = wt[pos_idx]  # (n_pos, B)
+        u = np.einsum("ib,ib->b", w_pos, below).astype(np.float64)
+        return _auc(u, w_pos.sum(0, dtype=np.float64), cum[len(neg_sorted)].astype(np.float64))
+
+    return values
+
+
+def _batch_metric(metric: str, probs: np.ndarray, labels: np.ndarray) -> BatchMetric:
+    """Everything about `metric` that does not depend on the weights, done once; the result scores weights."""
+    _check_metric(metric)
+    n, n_classes = probs.shape
+    if metric == "auroc":
+        per_class = [_auroc_class(probs[:, c], labels == c) for c in range(n_classes)]
+        return lambda wt: np.mean([f(wt) for f in per_class], axis=0)
+    if metric == "macro_f1":
+        code = probs.argmax(1) * n_classes + labels  # (n,) cell of the confusion matrix
+        onehot = sparse.csr_matrix((np.ones(n, np.float32), (code, np.arange(n))), shape=(n_classes**2, n))  # (C*C, n)
+        return lambda wt: _macro_f1(np.asarray(onehot @ wt).T, n_classes)
+    if metric == "acc":
+        per_sample = (probs.argmax(1) == labels).astype(np.float64)  # (n,)
+    else:
+        per_sample = -np.log(np.clip(probs[np.arange(n), labels].astype(np.float64), _EPS, None))  # (n,)
+    return lambda wt: per_sample.astype(wt.dtype) @ wt / wt.sum(0)
+
+
+def metric_values(metric: str, probs: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`metric` (one of METRICS) of predictions probs (n, C) (rows are class probabilities) against labels (n,) int,
+    once per row of weights (B, n) (non-negative sample counts; a row of ones gives the plain metric) -> (B,)."""
+    weights = np.atleast_2d(weights)
+    if weights.shape[1] != len(probs) or len(labels) != len(probs):
+        raise ValueError(f"probs {probs.shape}, labels {labels.shape}, weights {weights.shape}: n must agree")
+    wt = np.ascontiguousarray(weights.T, dtype=np.float64)  # (n, B)
+    return _batch_metric(metric, probs, np.asarray(labels))(wt)
+
+
+@dataclass
+class Predictions:
+    """Confirmed runs' predictions on one split, aligned on the same samples for every family."""
+
+    families: list[str]
+    tasks: list[str]
+    labels: dict[str, np.ndarray]  # task -> (n,) int64
+    probs: dict[str, np.ndarray]  # task -> (F, R, n, C) float32: family, run, sample, class
+
+    def __post_init__(self) -> None:
+        if not self.families or not self.tasks or not set(self.labels) == set(self.tasks) == set(self.probs):
+            raise DataError(
+                f"predictions need families and tasks, with labels and probs for every task; got families "
+                f"{self.families}, tasks {self.tasks}, labels for {sorted(self.labels)}, probs for {sorted(self.probs)}"
+            )
+        first = self.probs[self.tasks[0]].shape
+        for task in self.tasks:
+            shape, labels = self.probs[task].shape, self.labels[task]
+            if len(shape) != 4 or shape[:3] != (len(self.families), first[1], first[2]) or labels.shape != shape[2:3]:
+                raise DataError(
+                    f"task {task!r}: probs {shape} and labels {labels.shape} do not fit {len(self.families)} families"
+                    f" x {first[1]} runs x {first[2]} samples; expected probs (F, R, n, C) and labels (n,)"
+                )
+            if labels.size and (labels.min() < 0 or labels.max() >= shape[3]):
+                raise DataError(
+                    f"task {task!r}: labels span [{labels.min()}, {labels.max()}]; expected [0, {shape[3]})"
+                )
+
+
+def is_higher_better(metric: str) -> bool:
+    return not metric.endswith("loss")
+
+
+def _parse(preds: Predictions, metric: str) -> tuple[list[str], str, bool]:
+    """An objective's name -> (its tasks, the metric m on each, whether task values add up rather than average)."""
+    if metric == "loss":
+        tasks, m, total = preds.tasks, "loss", True  # the training loop's loss is the sum of the task losses
+    elif metric.startswith("mean_"):
+        tasks, m, total = preds.tasks, metric.removeprefix("mean_"), False
+    else:
+        task, _, m = metric.rpartition("/")
+        tasks, total = [task], False
+    if m not in METRICS or not set(tasks) <= set(preds.tasks):
+        raise ConfigError(
+            f"unknown objective {metric!r}; expected 'loss', 'mean_<m>' or '<task>/<m>' with m in "
+            f"{', '.join(METRICS)} and task in {', '.join(preds.tasks)}"
+        )
+    return tasks, m, total
+
+
+def _per_run(preds: Predictions, metric: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The objective of every family and run, as a function of weights (n, B) -> (F, R, B)."""
+    tasks, m, total = _parse(preds, metric)
+    n_fam, n_runs = preds.probs[tasks[0]].shape[:2]
+    fns = [
+        [[_batch_metric(m, preds.probs[t][f, r], preds.labels[t]) for t in tasks] for r in range(n_runs)]
+        for f in range(n_fam)
+    ]
+
+    def values(wt: np.ndarray) -> np.ndarray:
+        out = np.empty((n_fam, n_runs, wt.shape[1]))  # (F, R, B)
+        for f, r in np.ndindex(n_fam, n_runs):
+            per_task = np.stack([fn(wt) for fn in fns[f][r]])  # (T, B)
+            out[f, r] = per_task.sum(0) if total else per_task.mean(0)
+        return out
+
+    return values
+
+
+def _mean_over_runs(per_run: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """per_run (F, R, B), runs (B, R) drawn run indices -> (F, B): replicate b averages its own draw of runs."""
+    return per_run[:, runs, np.arange(len(runs))[:, None]].mean(-1)  # (F, B, R) -> (F, B)
+
+
+def objective(preds: Predictions, metric: str, weights: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """The objective of every family under each bootstrap draw -> (F, B).
+    weights (B, n) sample counts; runs (B, R) run indices drawn with replacement (the mean over those runs is taken).
+    `metric` names the objective WITHOUT its split prefix: "mean_<m>" = mean over tasks of m, "<task>/<m>" = one
+    task, "loss" = sum over tasks of loss (as the training loop reports val/loss). m in METRICS."""
+    wt = np.ascontiguousarray(np.atleast_2d(weights).T, dtype=np.float64)  # (n, B)
+    return _mean_over_runs(_per_run(preds, metric)(wt), np.atleast_2d(runs))
+
+
+@dataclass
+class Interval:
+    mean: float  # the point estimate: plain (unweighted) metric averaged over all runs
+    low: float
+    high: float
+
+
+@dataclass
+class Comparison:
+    family: str
+    score: Interval  # this family's objective, two-level bootstrap percentile interval at `confidence`
+    diff: Interval  # best minus this family, signed so that positive favours the best; Bonferroni over F-1 pairs
+    tied: bool  # the best itself, or diff includes zero, or diff stays within the margin
+    runs: int  # R
+    samples: int  # n
+
+
+def _interval(mean: float, draws: np.ndarray, level: float) -> Interval:
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(mean), float(low), float(high))
+
+
+def _sample_counts(rng: np.random.Generator, n: int, n_draws: int) -> np.ndarray:
+    """n_draws bootstrap resamples of n samples, as counts (n, n_draws): how often each sample was drawn."""
+    drawn = rng.integers(0, n, size=(n_draws, n)) * n_draws + np.arange(n_draws)[:, None]  # flat (sample, draw)
+    # float32 holds counts exactly (below 2**24) at half the memory traffic of float64
+    return np.bincount(drawn.ravel(), minlength=n * n_draws).reshape(n, n_draws).astype(np.float32)
+
+
+def compare(
+    preds: Predictions,
+    metric: str,
+    *,
+    margin: float = 0.0,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> list[Comparison]:
+    """Every family against the best (highest point estimate, or lowest for loss), best first, then by point estimate."""
+    if not 0 < confidence < 1 or n_boot < 1:
+        raise ConfigError(f"confidence must be in (0, 1) and n_boot >= 1, but got {confidence=}, {n_boot=}")
+    per_run = _per_run(preds, metric)
+    n_fam, n_runs, n = preds.probs[preds.tasks[0]].shape[:3]
+    point = per_run(np.ones((n, 1)))[:, :, 0].mean(1)  # (F,)
+    rng = np.random.default_rng(seed)
+    runs = rng.integers(0, n_runs, size=(n_boot, n_runs))  # (B, R)
+    boot = np.empty((n_fam, n_boot))  # (F, B)
+    step = max(1, _CHUNK // n)
+    for start in range(0, n_boot, step):
+        chunk = runs[start : start + step]
+        boot[:, start : start + len(chunk)] = _mean_over_runs(per_run(_sample_counts(rng, n, len(chunk))), chunk)
+
+    sign = 1.0 if is_higher_better(metric) else -1.0
+    best = int(np.argmax(sign * point))
+    diff_level = 1 - (1 - confidence) / max(n_fam - 1, 1)
+    out = []
+    for f in sorted(range(n_fam), key=lambda f: (f != best, -sign * point[f])):
+        diff = _interval(sign * (point[best] - point[f]), sign * (boot[best] - boot[f]), diff_level)
+        tied = f == best or diff.low <= 0 or diff.high <= margin
+        score = _interval(point[f], boot[f], confidence)
+        out.append(Comparison(preds.families[f], score, diff, tied, runs=n_runs, samples=n))
+    return out
+
+
+@dataclass
+class Chance:
+    level: float  # mean of the metric over label permutations: what predictions unrelated to the labels score
+    q95: float  # the permutation distribution's 95th percentile (5th for loss)
+    p_value: float  # (1 + #perm at least as good as observed) / (1 + n_perm)
+
+
+def _permuted_values(metric: str, probs: np.ndarray, labels: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """`metric` of probs (n, C) against labels[perm] for every row of perms (P, n) -> (P,), all at once."""
+    y = labels[perms]  # (P, n)
+    n, n_classes = probs.shape
+    if metric == "acc":
+        return (probs.argmax(1) == y).mean(1)
+    if metric == "loss":
+        return -np.log(np.clip(probs[np.arange(n), y].astype(np.float64), _EPS, None)).mean(1)
+    if metric == "macro_f1":
+        cells = probs.argmax(1) * n_classes + y + n_classes**2 * np.arange(len(y))[:, None]  # (P, n)
+        counts = np.bincount(cells.ravel(), minlength=len(y) * n_classes**2).reshape(len(y), -1)  # (P, C*C)
+        return _macro_f1(counts, n_classes)
+    ranks = stats.rankdata(probs, axis=0)  # (n, C) mid-ranks, so ties count half as in the weighted version
+    total = np.zeros(len(y))
+    for c in range(n_classes):
+        pos = (y == c).astype(np.float64)  # (P, n)
+        n_pos = pos.sum(1)
+        total += _auc(pos @ ranks[:, c] - n_pos * (n_pos + 1) / 2, n_pos, n - n_pos)
+    return total / n_classes
+
+
+def chance(preds: Predictions, metric: str, family: str, *, n_perm: int = 200, seed: int = 0) -> Chance:
+    """Permutation test for one family: labels of every task are permuted (same permutation for all runs), the
+    metric (mean over runs) recomputed."""
+    if family not in preds.families:
+        raise ConfigError(f"unknown family {family!r}; known: {', '.join(preds.families)}")
+    tasks, m, total = _parse(preds, metric)
+    f = preds.families.index(family)
+    n_runs, n = preds.probs[tasks[0]].shape[1:3]
+    rng = np.random.default_rng(seed)
+    values = []
+    step = max(1, _CHUNK // n)
+    for start in range(0, n_perm + 1, step):  # row 0 is the identity: the observed value
+        rows = range(start, min(start + step, n_perm + 1))
+        perms = np.stack([np.arange(n) if i == 0 else rng.permutation(n) for i in rows])  # (P, n)
+        per_task = np.stack(
+            [[_permuted_values(m, preds.probs[t][f, r], preds.labels[t], perms) for r in range(n_runs)] for t in tasks]
+        )  # (T, R, P)
+        values.append((per_task.sum(0) if total else per_task.mean(0)).mean(0))
+    observed, null = np.concatenate(values)[0], np.concatenate(values)[1:]  # (), (n_perm,)
+    higher = is_higher_better(metric)
+    as_good = np.sum(null >= observed) if higher else np.sum(null <= observed)
+    q95 = np.quantile(null, 0.95 if higher else 0.05)
+    return Chance(level=float(null.mean()), q95=float(q95), p_value=float((1 + as_good) / (1 + n_perm)))
+
+
+@dataclass
+class Friedman:
+    statistic: float
+    p_value: float
+    mean_ranks: dict[str, float]  # rank 1 = best
+    critical_difference: float  # Nemenyi CD at alpha: two families whose mean ranks differ by more do differ
+
+
+def _friedman_chi2(ranks: np.ndarray) -> float:
+    """Friedman's chi-square from ranks (N, K), with scipy's correction for ties within a block."""
+    n, k = ranks.shape
+    ties = sum(float((c**3 - c).sum()) for c in (np.unique(row, return_counts=True)[1] for row in ranks))
+    chi2 = 12 / (n * k * (k + 1)) * float(np.sum(ranks.sum(0) ** 2)) - 3 * n * (k + 1)
+    return chi2 / (1 - ties / (n * k * (k * k - 1)))
+
+
+def friedman(
+    scores: np.ndarray, families: list[str], *, higher_is_better: bool = True, alpha: float = 0.05
+) -> Friedman:
+    """scores (N blocks, K families): do the families' ranks differ across blocks (tasks, datasets, folds)?
+    K >= 3: scipy's Friedman test. K == 2: Friedman's test reduces to a sign test, so the p-value comes from the
+    more powerful Wilcoxon signed-rank test, and the statistic is still Friedman's chi-square."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape[1] != len(families) or len(families) < 2 or len(scores) < 1:
+        raise ConfigError(f"scores {scores.shape} for families {families}; expected (N >= 1 blocks, K >= 2 families)")
+    n, k = scores.shape
+    ranks = stats.rankdata(-scores if higher_is_better else scores, axis=1)  # (N, K), 1 = best, ties averaged
+    if np.all(ranks == ranks[:, :1]):  # every block a full tie: nothing to test, and scipy would divide by zero
+        statistic, p_value = 0.0, 1.0
+    elif k == 2:
+        statistic, p_value = _friedman_chi2(ranks), float(stats.wilcoxon(scores[:, 0], scores[:, 1]).pvalue)
+    else:
+        result = stats.friedmanchisquare(*scores.T)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    q = stats.studentized_range.ppf(1 - alpha, k, np.inf)
+    cd = q / np.sqrt(2) * np.sqrt(k * (k + 1) / (6 * n))
+    mean_ranks = {name: float(r) for name, r in zip(families, ranks.mean(0), strict=True)}
+    return Friedman(statistic, p_value, mean_ranks, float(cd))
