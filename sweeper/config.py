@@ -97,6 +97,7 @@ class ConfirmSection(StrictModel):
     # 5 folds when the validation split has fewer than `small_val` samples, else the fixed validation split.
     folds: int | None = Field(None, ge=2)
     small_val: int = Field(500, ge=0)  # below this many validation samples, automatic folds become 5
+    first_seed: int = Field(1000, ge=0)  # seeds are first_seed, first_seed + 1, ...; apart from the search's seed
 
 
 class BudgetSection(StrictModel):

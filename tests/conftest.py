@@ -32,7 +32,10 @@ TINY: dict[str, Any] = {
     },
     # One trial at a time keeps ASHA's decisions deterministic (seeded data, model, sampler).
     "budget": {"num_samples": 8, "max_epochs": 3, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 1},
+    # Two seeds x two folds per family: the least that exercises seeds, cross-validation and paired intervals.
+    "confirm": {"seeds": 2, "folds": 2},
 }
+NO_CONFIRM: dict[str, Any] = {"enabled": False}  # for tests of the search stage alone
 
 
 def free_port() -> int:

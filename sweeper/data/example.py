@@ -89,6 +89,8 @@ def write_example(out_dir: str | Path, n_samples: int = 600, seed: int = 0) -> P
             "lr": {"type": "float", "low": 1.0e-3, "high": 1.0e-2, "log": True},
         },
         "budget": {"num_samples": 8, "max_epochs": 6, "grace_period": 2, "max_concurrent": 2},
+        # Small data: every family's best configuration re-trained with 3 seeds x 3 folds over train+val.
+        "confirm": {"seeds": 3, "folds": 3},
     }
     (out / SPEC).write_text(yaml.safe_dump(spec, sort_keys=False))
     return out / SPEC

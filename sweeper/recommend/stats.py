@@ -22,7 +22,7 @@ from sweeper.errors import ConfigError, DataError
 
 METRICS = ("acc", "macro_f1", "auroc", "loss")
 _EPS = 1e-12  # probabilities are clipped here before the log, so one confident mistake costs ~27.6, not inf
-_CHUNK = 1 << 19  # weights per chunk (n x replicates): 8 MB whatever n is
+_CHUNK = 1 << 20  # weights per chunk (n x replicates): 4 MB of float32 counts whatever n is
 _BLOCK = 16  # rows per block of the blocked cumulative sum
 
 # Internally weights are (n, B): rows of samples are then contiguous, so gathering samples in score order and
@@ -63,25 +63,41 @@ def _cumsum_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _auroc_class(score: np.ndarray, is_pos: np.ndarray) -> BatchMetric:
-    """One-vs-rest AUROC of one class. Scores are sorted once, since the order does not depend on the weights:
-    U[b] = sum over positives i of W[b, i] * (weight of negatives scored below i, ties counting half)."""
-    pos_idx, neg_idx = np.flatnonzero(is_pos), np.flatnonzero(~is_pos)
-    neg_sorted = neg_idx[np.argsort(score[neg_idx], kind="stable")]
-    lo = np.searchsorted(score[neg_sorted], score[pos_idx], side="left")  # negatives strictly below each positive
-    hi = np.searchsorted(score[neg_sorted], score[pos_idx], side="right")  # ... or tied with it
-    tied = not np.array_equal(lo, hi)
-    rows = -(-(len(neg_sorted) + 1) // _BLOCK) * _BLOCK
+    """One-vs-rest AUROC of one class: U = weight of (positive, negative) pairs with the positive scored higher,
+    ties counting half. One side is sorted by score once (the order does not depend on the weights) and its weights
+    summed cumulatively; every sample of the other side reads that sum at its own score. The cumulative sum is the
+    costly part, so it runs over the smaller side (for one class of several, the positives; pairs are then counted
+    the other way round and U = P * N - pairs)."""
+    flip = bool(2 * is_pos.sum() < len(is_pos))
+    summed, read = np.flatnonzero(is_pos == flip), np.flatnonzero(is_pos != flip)
+    summed = summed[np.argsort(score[summed], kind="stable")]
+    rows = -(-(len(summed) + 1) // _BLOCK) * _BLOCK
+    # A read sample counts the summed ones strictly below it and half of those tied with it: half of its weight
+    # reads row lo of the cumulative sum, half reads row hi.
+    lo = np.searchsorted(score[summed], score[read], side="left")
+    hi = np.searchsorted(score[summed], score[read], side="right")
+    halves = np.full(2 * len(read), 0.5, dtype=np.float32)
+    spread = sparse.csr_matrix((halves, (np.r_[lo, hi], np.r_[read, read])), shape=(rows, len(score)))  # (rows, n)
 
     def values(wt: np.ndarray) -> np.ndarray:
-        cum = np.zeros((rows, wt.shape[1]), dtype=wt.dtype)  # (rows, B): a zero, the negatives by score, padding
-        np.take(wt, neg_sorted, axis=0, out=cum[1 : len(neg_sorted) + 1], mode="clip")  # unbuffered
-        cum = _cumsum_rows(cum)  # row k: weight of the k lowest-scored negatives
-        below = 0.5 * (cum[lo] + cum[hi]) if tied else cum[lo]  # (n_pos, B)
-        w_pos = wt[pos_idx]  # (n_pos, B)
-        u = np.einsum("ib,ib->b", w_pos, below).astype(np.float64)
-        return _auc(u, w_pos.sum(0, dtype=np.float64), cum[len(neg_sorted)].astype(np.float64))
+        cum = np.zeros((rows, wt.shape[1]), dtype=wt.dtype)  # (rows, B): a zero, the summed side by score, padding
+        np.take(wt, summed, axis=0, out=cum[1 : len(summed) + 1], mode="clip")  # mode="clip" writes unbuffered
+        cum = _cumsum_rows(cum)  # row k: weight of the k lowest-scored summed samples
+        reads = spread @ wt  # (rows, B): weight of the read samples that read each row
+        pairs = np.einsum("kb,kb->b", reads, cum).astype(np.float64)  # (read, summed) pairs, read scored higher
+        w_summed = cum[len(summed)].astype(np.float64)
+        w_read = (np.ones(rows, dtype=reads.dtype) @ reads).astype(np.float64)
+        if flip:  # summed = positives
+            return _auc(w_summed * w_read - pairs, w_summed, w_read)
+        return _auc(pairs, w_read, w_summed)
 
     return values
+
+
+def _transposed(weights: np.ndarray) -> np.ndarray:
+    """weights (B, n) -> (n, B). float32 stays float32: it holds bootstrap counts exactly at half the traffic."""
+    dtype = np.float32 if np.asarray(weights).dtype == np.float32 else np.float64
+    return np.ascontiguousarray(np.atleast_2d(weights).T, dtype=dtype)
 
 
 def _batch_metric(metric: str, probs: np.ndarray, labels: np.ndarray) -> BatchMetric:
@@ -99,17 +115,16 @@ def _batch_metric(metric: str, probs: np.ndarray, labels: np.ndarray) -> BatchMe
         per_sample = (probs.argmax(1) == labels).astype(np.float64)  # (n,)
     else:
         per_sample = -np.log(np.clip(probs[np.arange(n), labels].astype(np.float64), _EPS, None))  # (n,)
-    return lambda wt: per_sample.astype(wt.dtype) @ wt / wt.sum(0)
+    ones = np.ones(n)
+    return lambda wt: (per_sample.astype(wt.dtype) @ wt) / (ones.astype(wt.dtype) @ wt)  # weighted mean, (B,)
 
 
 def metric_values(metric: str, probs: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """`metric` (one of METRICS) of predictions probs (n, C) (rows are class probabilities) against labels (n,) int,
     once per row of weights (B, n) (non-negative sample counts; a row of ones gives the plain metric) -> (B,)."""
-    weights = np.atleast_2d(weights)
-    if weights.shape[1] != len(probs) or len(labels) != len(probs):
-        raise ValueError(f"probs {probs.shape}, labels {labels.shape}, weights {weights.shape}: n must agree")
-    wt = np.ascontiguousarray(weights.T, dtype=np.float64)  # (n, B)
-    return _batch_metric(metric, probs, np.asarray(labels))(wt)
+    if np.shape(weights)[-1] != len(probs) or len(labels) != len(probs):
+        raise ValueError(f"probs {probs.shape}, labels {labels.shape}, weights {np.shape(weights)}: n must agree")
+    return _batch_metric(metric, probs, np.asarray(labels))(_transposed(weights))
 
 
 @dataclass
@@ -191,8 +206,7 @@ def objective(preds: Predictions, metric: str, weights: np.ndarray, runs: np.nda
     weights (B, n) sample counts; runs (B, R) run indices drawn with replacement (the mean over those runs is taken).
     `metric` names the objective WITHOUT its split prefix: "mean_<m>" = mean over tasks of m, "<task>/<m>" = one
     task, "loss" = sum over tasks of loss (as the training loop reports val/loss). m in METRICS."""
-    wt = np.ascontiguousarray(np.atleast_2d(weights).T, dtype=np.float64)  # (n, B)
-    return _mean_over_runs(_per_run(preds, metric)(wt), np.atleast_2d(runs))
+    return _mean_over_runs(_per_run(preds, metric)(_transposed(weights)), np.atleast_2d(runs))
 
 
 @dataclass
@@ -220,7 +234,6 @@ def _interval(mean: float, draws: np.ndarray, level: float) -> Interval:
 def _sample_counts(rng: np.random.Generator, n: int, n_draws: int) -> np.ndarray:
     """n_draws bootstrap resamples of n samples, as counts (n, n_draws): how often each sample was drawn."""
     drawn = rng.integers(0, n, size=(n_draws, n)) * n_draws + np.arange(n_draws)[:, None]  # flat (sample, draw)
-    # float32 holds counts exactly (below 2**24) at half the memory traffic of float64
     return np.bincount(drawn.ravel(), minlength=n * n_draws).reshape(n, n_draws).astype(np.float32)
 
 

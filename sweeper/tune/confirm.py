@@ -7,7 +7,7 @@ score first), and re-trains it at the full budget once per seed (x fold on small
 Optuna, no ASHA. Only these runs decide a recommendation; each keeps its per-sample predictions for the paired
 bootstrap in ``sweeper.recommend``.
 
-Seeds start at ``SEED_BASE``, apart from the search's training seed, so the run that made a configuration look
+Seeds start at ``confirm.first_seed`` (1000), apart from the search's training seed, so the run that made a configuration look
 best is not counted again (a winner's curse). The seed sets model initialisation and batch order, and on small data
 also the fold partition (repeated stratified k-fold over train+val; test is never touched).
 """
@@ -25,7 +25,6 @@ from sweeper.errors import DataError
 from sweeper.recommend.sources import CONFIG_PREFIX
 from sweeper.tracking import TrialStatus
 
-SEED_BASE = 1000
 AUTO_FOLDS = 5  # folds chosen automatically when the validation split is small (see ConfirmSection.small_val)
 
 
@@ -96,7 +95,7 @@ def choose_folds(spec: SweepSpec, data: MultimodalDataset, earlier: list[dict[st
 
 
 def plan_runs(
-    candidates: list[Candidate], seeds: int, folds: int | None, earlier: list[dict[str, Any]]
+    candidates: list[Candidate], seeds: range, folds: int | None, earlier: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Every (candidate, seed, fold) not already run by an earlier confirmation of this sweep."""
     done = {
@@ -106,7 +105,7 @@ def plan_runs(
     }
     runs = []
     for candidate in candidates:
-        for seed in range(SEED_BASE, SEED_BASE + seeds):
+        for seed in seeds:
             for fold in range(folds) if folds else [None]:
                 if (candidate.source_trial, seed, fold) in done:
                     continue

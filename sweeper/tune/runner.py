@@ -179,7 +179,8 @@ def run_confirmation(
     if not candidates:
         raise SweepError("nothing to confirm: no search trial of this sweep reported a score")
     folds = choose_folds(spec, data, earlier)
-    runs = plan_runs(candidates, seeds, folds, earlier)
+    first = spec.confirm.first_seed
+    runs = plan_runs(candidates, range(first, first + seeds), folds, earlier)
     families = len({c.fusion for c in candidates})
     times = f" x {folds} folds" if folds else ""
     progress = ConsoleProgress(len(runs), spec.objective.metric, quiet=quiet)

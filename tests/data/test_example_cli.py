@@ -26,6 +26,7 @@ def test_demo_dataset_checks_and_sweeps(ray_session: None, tmp_path: Path) -> No
 
     spec = yaml.safe_load((out / "sweep.yaml").read_text())
     spec["budget"] = {"num_samples": 2, "max_epochs": 2, "grace_period": 1, "max_concurrent": 2}
+    spec["confirm"] = {"seeds": 1, "folds": 2}
     (out / "sweep.yaml").write_text(yaml.safe_dump(spec))
     run = runner.invoke(app, ["run", str(out / "sweep.yaml"), "--sweeps-dir", str(tmp_path / "sweeps")])
     assert run.exit_code == 0, run.output

@@ -175,3 +175,33 @@ def test_training_loop_does_not_import_ray_or_mlflow() -> None:
     code = "import sweeper.train, sys; assert 'ray' not in sys.modules and 'mlflow' not in sys.modules"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_nan_loss_fails_the_trial_with_its_reason() -> None:
+    from sweeper.errors import TrainingDiverged
+
+    data = make_synthetic(200, seed=0)
+    config = TrainConfig(model=ModelConfig(hidden_dim=8), lr=1e30, max_epochs=2)  # the first step overflows
+    with pytest.raises(TrainingDiverged, match=r"train/loss is nan at epoch 1 \(lr=1e\+30\): training diverged"):
+        fit(config, data, lambda metrics, state: None)
+
+
+def test_predictions_are_kept_only_at_the_last_epoch_and_match_the_metrics() -> None:
+    import numpy as np
+
+    from sweeper.recommend import stats
+
+    data = make_synthetic(300, seed=0)
+    states: list[dict] = []
+    metrics = fit(
+        TrainConfig(model=ModelConfig(hidden_dim=8), max_epochs=2),
+        data,
+        lambda m, s: states.append(dict(s)),
+        predictions=True,
+    )
+    assert "predictions" not in states[0] and set(states[1]["predictions"]) == {"val", "test"}
+    val = states[1]["predictions"]["val"]
+    for task in data.spec.task_names:
+        probs, labels = val["probs"][task].numpy(), val["labels"][task].numpy()
+        recomputed = stats.metric_values("macro_f1", probs, labels, np.ones((1, len(labels))))[0]
+        assert recomputed == pytest.approx(metrics[f"val/{task}/macro_f1"], abs=1e-6)

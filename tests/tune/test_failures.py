@@ -6,7 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import tiny_spec
+from conftest import NO_CONFIRM, tiny_spec
 from mlflow.tracking import MlflowClient
 
 from sweeper.config import SweepSpec
@@ -25,6 +25,7 @@ def _failing_spec(seed: int) -> SweepSpec:
             "heads": {"type": "fixed", "value": 3, "when": {"fusion": "cross_attention"}},
         },
         budget={"num_samples": 4, "max_epochs": 2, "grace_period": 2, "max_concurrent": 2, "seed": seed},
+        confirm=NO_CONFIRM,
     )
 
 

@@ -25,11 +25,15 @@ def _child_runs(sweep_dir: Path) -> tuple[MlflowClient, list]:
     return client, children
 
 
+def _search_rows(sweep_dir: Path) -> list[dict]:
+    return [t for t in read_trials(sweep_dir).to_pylist() if t["stage"] == "search"]
+
+
 def test_every_trial_has_a_child_run_with_its_params_and_status(tiny_sweep: Path) -> None:
     trials = read_trials(tiny_sweep).to_pylist()
     _, children = _child_runs(tiny_sweep)
-    assert len(trials) == TINY["budget"]["num_samples"]
-    assert len(children) == len(trials)
+    assert len(_search_rows(tiny_sweep)) == TINY["budget"]["num_samples"]
+    assert len(children) == len(trials)  # search trials and confirmation runs, under the one parent
     by_trial = {r.data.tags["sweeper.trial_id"]: r for r in children}
     for trial in trials:
         run = by_trial[trial["trial_id"]]
@@ -39,6 +43,9 @@ def test_every_trial_has_a_child_run_with_its_params_and_status(tiny_sweep: Path
         assert float(run.data.params["lr"]) == pytest.approx(trial["config/lr"])
         assert ("heads" in run.data.params) == (trial["config/fusion"] == "cross_attention")
         assert run.info.status == "FINISHED"
+        assert run.data.tags["sweeper.stage"] == trial["stage"]
+        if trial["stage"] == "confirm":
+            assert run.data.tags["sweeper.seed"] == str(trial["seed"])
 
 
 def test_parquet_rows_match_mlflow_metric_history(tiny_sweep: Path) -> None:
@@ -56,7 +63,7 @@ def test_parquet_rows_match_mlflow_metric_history(tiny_sweep: Path) -> None:
 
 def test_asha_stopped_trials_reach_optuna_as_pruned(tiny_sweep: Path) -> None:
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tiny_sweep / OPTUNA_DB}")
-    trials = read_trials(tiny_sweep).to_pylist()
+    trials = _search_rows(tiny_sweep)  # confirmation runs are not Optuna's
     statuses = sorted(t["status"] for t in trials)
     states = sorted(t.state.name for t in study.trials)
     expected = {"completed": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
@@ -91,7 +98,8 @@ def test_completed_trials_report_test_metrics_and_pruned_ones_do_not(tiny_sweep:
 
 def test_each_trial_left_a_checkpoint(tiny_sweep: Path) -> None:
     for trial in read_trials(tiny_sweep).to_pylist():
-        checkpoints = list((tiny_sweep / "ray" / trial["trial_id"]).glob("checkpoint_*/state.pt"))
+        experiment = "ray" if trial["stage"] == "search" else "ray-confirm"
+        checkpoints = list((tiny_sweep / experiment / trial["trial_id"]).glob("checkpoint_*/state.pt"))
         assert len(checkpoints) == 1  # num_to_keep=1: the latest epoch only
 
 
@@ -103,4 +111,4 @@ def test_sweep_folder_is_refused_twice_without_overwrite(tiny_sweep: Path) -> No
 
     with pytest.raises(SweepError, match="already holds a sweep; pass --overwrite"):
         run_sweep(tiny_spec(), tiny_sweep, quiet=True)
-    assert read_trials(tiny_sweep).num_rows == TINY["budget"]["num_samples"]  # nothing lost
+    assert len(_search_rows(tiny_sweep)) == TINY["budget"]["num_samples"]  # nothing lost

@@ -1,0 +1,131 @@
+"""Recommendations from hand-built confirmed sweeps (no Ray): ties, min mode, failures, pruned-only families,
+exclusions, chance, test refusal and the across-datasets decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sweeper.errors import ConfigError
+from sweeper.recommend import recommend
+from sweeper.recommend.across import recommend_across
+from sweeper.recommend.report import write_across_report, write_report
+from sweeper.testing import Family, Layout, write_sweep
+
+
+def test_one_family_under_two_names_is_a_tie_and_the_cheapest_is_named(tmp_path: Path) -> None:
+    sweep = write_sweep(
+        tmp_path / "twins",
+        {"gated": Family(0.8, parameters=5000), "concat": Family(0.8, parameters=900, twin="gated"),
+         "low_rank": Family(0.55)},
+    )  # fmt: skip
+    rec = recommend(sweep, n_boot=500)
+    assert rec.confirmed and set(rec.tied) == {"gated", "concat"}
+    assert rec.default_fusion == "concat" and "tie among" in rec.decided_by and "cheapest" in rec.decided_by
+    twins = {f.fusion: f for f in rec.fusions}
+    assert twins["gated"].score.mean == twins["concat"].score.mean  # identical by construction
+    assert not twins["low_rank"].tied
+
+    best_mean = recommend(sweep, prefer="best-mean", n_boot=500)
+    assert best_mean.default_fusion == best_mean.fusions[0].fusion and "best-mean" in best_mean.decided_by
+
+
+def test_a_clearly_better_family_wins_without_a_tie(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "clear", {"concat": Family(0.6), "low_rank": Family(0.9), "gated": Family(0.62)})
+    rec = recommend(sweep, n_boot=500)
+    assert rec.default_fusion == "low_rank" and rec.tied == ["low_rank"]
+    assert rec.decided_by.startswith("clear winner")
+    assert all(f.diff.low > 0 for f in rec.fusions[1:])
+    assert {t.winner for t in rec.task_winners} == {"low_rank"} and not rec.priorities
+    assert rec.warnings == []  # 0.9 accuracy clearly beats chance
+    for f in rec.fusions:  # test is reported for every family and task, as mean and interval
+        assert {"objective", "a/acc", "a/macro_f1", "a/auroc", "b/auroc"} <= set(f.test)
+        assert f.test["a/acc"].low <= f.test["a/acc"].mean <= f.test["a/acc"].high
+
+
+def test_a_small_margin_makes_a_tiny_real_difference_a_tie(tmp_path: Path) -> None:
+    families = {"concat": Family(0.80), "gated": Family(0.81)}
+    sweep = write_sweep(tmp_path / "close", families, Layout(n_val=20000, n_test=100, seeds=2, tasks={"a": 2}))
+    strict = recommend(sweep, margin=0.0, n_boot=300)
+    loose = recommend(sweep, margin=0.05, n_boot=300)
+    assert strict.fusions[0].fusion == "gated" and strict.fusions[1].diff.high < 0.05
+    assert len(loose.tied) == 2
+
+
+def test_min_mode_metric_ranks_the_lowest_loss_first(tmp_path: Path) -> None:
+    layout = Layout(objective="val/loss", mode="min")
+    sweep = write_sweep(tmp_path / "loss", {"concat": Family(0.5), "gated": Family(0.9)}, layout)
+    rec = recommend(sweep, n_boot=300)
+    assert rec.mode == "min" and rec.default_fusion == "gated"
+    assert rec.fusions[0].score.mean < rec.fusions[1].score.mean
+    assert rec.fusions[1].diff.mean > 0  # positive favours the best, also when lower is better
+
+
+def test_failed_families_are_never_ranked_and_say_why(tmp_path: Path) -> None:
+    families = {"concat": Family(0.7), "gated": Family(0.9, failed="val/mean_macro_f1 is nan at epoch 2")}
+    rec = recommend(write_sweep(tmp_path / "nan", families), n_boot=300)
+    assert [f.fusion for f in rec.fusions] == ["concat"]
+    assert "nan" in rec.failed["gated"]
+
+
+def test_a_family_asha_pruned_everywhere_is_confirmed_and_ranked(tmp_path: Path) -> None:
+    families = {"concat": Family(0.6), "cross_attention": Family(0.9, search_status="pruned")}
+    rec = recommend(write_sweep(tmp_path / "pruned", families), n_boot=300)
+    assert rec.default_fusion == "cross_attention"
+    assert rec.search is not None and rec.search.unfinished == {"cross_attention": 1}
+
+
+def test_exclude_leaves_a_family_out_and_lists_it(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "ex", {"concat": Family(0.6), "low_rank": Family(0.9)})
+    rec = recommend(sweep, exclude=["low_rank"], n_boot=300)
+    assert [f.fusion for f in rec.fusions] == ["concat"] and rec.excluded == ["low_rank"]
+
+
+def test_a_winner_at_chance_is_flagged_with_a_hint(tmp_path: Path) -> None:
+    rec = recommend(write_sweep(tmp_path / "null", {"concat": Family(0.5), "gated": Family(0.5)},
+                                Layout(tasks={"a": 2})), n_boot=300)  # fmt: skip
+    assert rec.warnings and "does not clearly beat chance" in rec.warnings[0]
+    assert rec.task_winners[0].chance == pytest.approx(0.5, abs=0.05)
+
+
+def test_selecting_on_test_or_an_unknown_prefer_is_refused(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "t", {"concat": Family(0.6)})
+    with pytest.raises(ConfigError, match="cannot select on 'test/mean_acc': selection uses validation only"):
+        recommend(sweep, metric="test/mean_acc")
+    with pytest.raises(ConfigError, match="prefer must be one of cheapest, best-mean, but got 'x'"):
+        recommend(sweep, prefer="x")
+
+
+def test_report_has_the_sections_and_plots(tmp_path: Path) -> None:
+    rec = recommend(write_sweep(tmp_path / "r", {"concat": Family(0.6), "gated": Family(0.9)}), n_boot=300)
+    markdown = write_report(rec, tmp_path / "r" / "report").read_text()
+    for section in ("## Ranking", "## Per task", "## Test split", "## Cost", "## Limitations", "ranking.png"):
+        assert section in markdown
+    assert (tmp_path / "r" / "report" / "regret.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_across_datasets_names_one_default_with_regret_ranks_and_a_friedman_test(tmp_path: Path) -> None:
+    sweeps = []
+    for i in range(5):  # 5 datasets x 1 task = 5 blocks: the rank test applies
+        families = {"concat": Family(0.6), "gated": Family(0.85), "low_rank": Family(0.7)}
+        if i == 4:
+            families["film"] = Family(0.99)  # confirmed in one sweep only: not compared
+        sweeps.append(write_sweep(tmp_path / f"d{i}", families, Layout(tasks={"y": 2}, seed=i)))
+    result = recommend_across(sweeps, exclude=["concat"], n_boot=200)
+    assert result.default_fusion == "gated"
+    assert [f.fusion for f in result.families] == ["gated", "low_rank"]
+    assert result.families[0].mean_regret == 0 and result.families[0].wins == 5
+    assert result.families[1].worst_regret > 0.05 and result.families[1].mean_rank == 2
+    assert result.friedman is not None and result.missing == {"film": ["d0", "d1", "d2", "d3"]}
+    assert result.excluded == ["concat"] and result.dataset_winners["d4"] == "film"
+    markdown = write_across_report(result, tmp_path / "report").read_text()
+    assert "Friedman test over 5 blocks" in markdown and (tmp_path / "report" / "critical_difference.png").is_file()
+
+
+def test_across_fewer_blocks_ties_within_the_margin(tmp_path: Path) -> None:
+    sweeps = [write_sweep(tmp_path / f"d{i}", {"concat": Family(0.8), "gated": Family(0.8, twin="concat")},
+                          Layout(tasks={"y": 2}, seed=i)) for i in range(2)]  # fmt: skip
+    result = recommend_across(sweeps, n_boot=200)
+    assert result.friedman is None and all(f.tied for f in result.families)
+    assert "tie among" in result.decided_by
