@@ -7,9 +7,9 @@ score first), and re-trains it at the full budget once per seed (x fold on small
 Optuna, no ASHA. Only these runs decide a recommendation; each keeps its per-sample predictions for the paired
 bootstrap in ``sweeper.recommend``.
 
-Seeds start at ``confirm.first_seed`` (1000), apart from the search's training seed, so the run that made a configuration look
-best is not counted again (a winner's curse). The seed sets model initialisation and batch order, and on small data
-also the fold partition (repeated stratified k-fold over train+val; test is never touched).
+Seeds start at ``confirm.first_seed`` (1000), apart from the search's training seed, so the run that made a
+configuration look best is not counted again (a winner's curse). The seed sets model initialisation and batch order,
+and on small data also the fold partition (repeated stratified k-fold over train+val; test is never touched).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import yaml
 from sweeper.config import SweepSpec, build_dataset
 from sweeper.data import MultimodalDataset
 from sweeper.errors import SweepError
+from sweeper.params import ChoiceParam
 from sweeper.tracking import (
     MlflowTracker,
     ParquetResults,
@@ -240,6 +241,7 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
 
     searcher = PruningAwareOptunaSearch(
         space=define_by_run(spec),
+        points_to_evaluate=first_points(spec),
         metric=spec.objective.metric,
         mode=spec.objective.mode,
         sampler=optuna.samplers.TPESampler(seed=spec.budget.seed),
@@ -277,6 +279,17 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
             verbose=0,
         ),
     )
+
+
+def first_points(spec: SweepSpec) -> list[dict[str, Any]] | None:
+    """One trial per fusion family first (its other parameters sampled), so no family goes untried by chance.
+
+    Only when the budget has room for all of them; TPE takes over after.
+    """
+    fusion = spec.parameters.get("fusion")
+    if not isinstance(fusion, ChoiceParam) or len(fusion.values) > spec.budget.num_samples:
+        return None
+    return [{"fusion": value} for value in fusion.values]
 
 
 def _quiet_tune() -> None:

@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from sweeper.config import SweepSpec
 from sweeper.errors import SweepError
+from sweeper.params import FixedParam
 from sweeper.tracking import default_tracking_uri, read_trials
 from sweeper.tune import run_sweep
 from sweeper.tune.runner import OPTUNA_DB
@@ -54,5 +55,14 @@ def test_failed_trials_are_failed_in_parquet_mlflow_and_optuna(ray_session: None
 
 def test_a_sweep_whose_every_trial_failed_says_why_and_keeps_its_records(ray_session: None, tmp_path: Path) -> None:
     with pytest.raises(SweepError, match=r"every trial failed; the first with: .*divisible by heads"):
-        run_sweep(_failing_spec(seed=3), tmp_path / "fails", quiet=True)  # TPE seed 3 proposes cross_attention only
+        # cross_attention alone: every trial raises
+        only = _failing_spec(seed=3).model_copy(
+            update={
+                "parameters": {
+                    "fusion": FixedParam(type="fixed", value="cross_attention"),
+                    "heads": FixedParam(type="fixed", value=3),
+                }
+            }
+        )
+        run_sweep(only, tmp_path / "fails", quiet=True)
     assert {t["status"] for t in read_trials(tmp_path / "fails").to_pylist()} == {"failed"}

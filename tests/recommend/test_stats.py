@@ -1,0 +1,285 @@
+"""Statistics for picking a family: metrics match torchmetrics, weights act as repeated samples, the paired
+two-level bootstrap separates clear winners from ties, and the permutation and Friedman tests behave."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as scipy_stats
+from torch.nn import functional as F
+from torchmetrics.functional.classification import multiclass_accuracy, multiclass_auroc, multiclass_f1_score
+
+from sweeper.errors import ConfigError, DataError
+from sweeper.recommend.stats import (
+    METRICS,
+    Interval,
+    Predictions,
+    _permuted_values,
+    chance,
+    compare,
+    friedman,
+    metric_values,
+    objective,
+)
+
+
+def random_case(n_classes: int, n: int, variant: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """probs (n, C) float32 with rows summing to one, labels (n,) int64."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_classes, n)
+    if variant == "ties":  # rows drawn from a pool of 4, so many scores tie exactly, across classes too
+        pool = rng.dirichlet(np.ones(n_classes), 4)
+        probs = pool[rng.integers(0, 4, n)]
+    else:
+        probs = rng.dirichlet(np.ones(n_classes), n) + 0.5 * np.eye(n_classes)[labels]
+        if variant == "never_predicted":  # the last class never wins the argmax
+            probs[:, -1] = 0.01
+        if variant == "absent_label":  # the last class has no positive sample (its AUROC is 0 in torchmetrics)
+            labels[labels == n_classes - 1] = 0
+    probs = probs / probs.sum(1, keepdims=True)
+    return probs.astype(np.float32), labels
+
+
+def torchmetrics_value(metric: str, probs: np.ndarray, labels: np.ndarray) -> float:
+    p, y, c = torch.from_numpy(probs), torch.from_numpy(labels), probs.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torchmetrics warns about classes without positives
+        if metric == "acc":
+            return multiclass_accuracy(p, y, num_classes=c, average="micro").item()
+        if metric == "macro_f1":
+            return multiclass_f1_score(p, y, num_classes=c, average="macro").item()
+        if metric == "auroc":
+            return multiclass_auroc(p, y, num_classes=c, average="macro").item()
+    return F.cross_entropy(torch.log(p.double()), y).item()
+
+
+@pytest.mark.parametrize("variant", ["plain", "never_predicted", "ties", "absent_label"])
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("metric", METRICS)
+def test_plain_metric_matches_torchmetrics(metric: str, n_classes: int, variant: str) -> None:
+    probs, labels = random_case(n_classes, 300, variant)
+    got = metric_values(metric, probs, labels, np.ones((1, len(labels))))
+    assert got.shape == (1,)
+    assert got[0] == pytest.approx(torchmetrics_value(metric, probs, labels), abs=2e-6)
+
+
+def test_cases_exercise_what_they_claim() -> None:
+    probs, labels = random_case(4, 300, "never_predicted")
+    assert 3 not in probs.argmax(1) and 3 in labels
+    probs, labels = random_case(4, 300, "absent_label")
+    assert 3 not in labels
+    probs, _ = random_case(4, 300, "ties")
+    assert len(np.unique(probs[:, 0])) <= 4
+
+
+def test_macro_f1_leaves_out_a_class_absent_from_predictions_and_labels() -> None:
+    probs, labels = random_case(3, 300, "never_predicted")
+    labels[labels == 2] = 0
+    per_class = multiclass_f1_score(torch.from_numpy(probs), torch.from_numpy(labels), num_classes=3, average="none")
+    f1 = metric_values("macro_f1", probs, labels, np.ones((1, 300)))[0]
+    assert f1 == pytest.approx(per_class[:2].mean().item(), abs=2e-6)  # the mean of two classes, not three
+
+
+@pytest.mark.parametrize("variant", ["plain", "ties"])
+@pytest.mark.parametrize("metric", METRICS)
+def test_integer_weights_equal_repeated_samples(metric: str, variant: str) -> None:
+    probs, labels = random_case(3, 200, variant, seed=1)
+    weights = np.random.default_rng(2).integers(0, 4, size=(3, 200))  # (B, n)
+    got = metric_values(metric, probs, labels, weights)
+    repeated = [metric_values(metric, probs.repeat(w, 0), labels.repeat(w), np.ones((1, w.sum())))[0] for w in weights]
+    np.testing.assert_allclose(got, repeated, rtol=1e-12, atol=1e-12)
+    # float32 counts, as the bootstrap draws them, give the same values
+    np.testing.assert_allclose(metric_values(metric, probs, labels, weights.astype(np.float32)), got, atol=1e-6)
+
+
+def family_probs(correct: np.ndarray, labels: np.ndarray, n_classes: int = 2, confidence: float = 0.9) -> np.ndarray:
+    """Probs (R, n, C) that put `confidence` on the label where correct (R, n) holds, else on the next class."""
+    target = np.where(correct, labels, (labels + 1) % n_classes)  # (R, n)
+    probs = np.full((*target.shape, n_classes), (1 - confidence) / (n_classes - 1))
+    np.put_along_axis(probs, target[..., None], confidence, axis=-1)
+    return probs.astype(np.float32)
+
+
+def make_preds(accuracies: dict[str, list[float]], n: int, seed: int = 0) -> Predictions:
+    """One binary task; family -> the accuracy of each of its runs (which samples are right is random)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    probs = [family_probs(rng.random((len(accs), n)) < np.array(accs)[:, None], labels) for accs in accuracies.values()]
+    return Predictions(list(accuracies), ["y"], {"y": labels}, {"y": np.stack(probs)})
+
+
+def test_identical_families_are_tied_with_zero_difference() -> None:
+    preds = make_preds({"a": [0.8, 0.7, 0.9]}, n=300)
+    twin = preds.probs["y"]
+    preds = Predictions(["a", "b"], ["y"], preds.labels, {"y": np.concatenate([twin, twin])})
+    result = compare(preds, "y/acc", n_boot=300)
+    assert [c.tied for c in result] == [True, True]
+    assert result[1].diff == Interval(0.0, 0.0, 0.0)
+    assert result[0].score == result[1].score
+
+
+def test_clearly_better_family_comes_first_and_is_not_tied() -> None:
+    preds = make_preds({"worse": [0.6, 0.6, 0.6], "better": [0.95, 0.95, 0.95]}, n=500)
+    best, other = compare(preds, "y/acc", n_boot=500)
+    assert (best.family, best.tied, best.runs, best.samples) == ("better", True, 3, 500)
+    assert best.score.low < best.score.mean < best.score.high
+    assert not other.tied
+    assert 0 < other.diff.low < other.diff.mean < other.diff.high
+    assert other.diff.mean == pytest.approx(best.score.mean - other.score.mean)
+
+
+def test_loss_ranks_the_lowest_loss_first() -> None:
+    preds = make_preds({"worse": [0.6, 0.6], "better": [0.95, 0.95]}, n=500)
+    best, other = compare(preds, "loss", n_boot=300)
+    assert best.family == "better" and best.score.mean < other.score.mean
+    assert other.diff.mean == pytest.approx(other.score.mean - best.score.mean)  # this - best: positive
+    assert not other.tied and other.diff.low > 0
+
+
+def test_margin_ties_a_small_real_difference() -> None:
+    preds = make_preds({"a": [0.80, 0.80], "b": [0.78, 0.78]}, n=20_000)
+    _, strict = compare(preds, "y/acc", n_boot=300)
+    _, lenient = compare(preds, "y/acc", n_boot=300, margin=0.05)
+    assert strict.diff.low > 0 and not strict.tied
+    assert lenient.tied and lenient.diff == strict.diff
+
+
+def test_single_family() -> None:
+    (only,) = compare(make_preds({"solo": [0.7, 0.8]}, n=100), "mean_auroc", n_boot=100)
+    assert only.family == "solo" and only.tied and only.diff == Interval(0.0, 0.0, 0.0)
+    assert only.score.low <= only.score.mean <= only.score.high
+
+
+def width(interval: Interval) -> float:
+    return interval.high - interval.low
+
+
+def test_interval_counts_seed_noise() -> None:
+    """Same mean accuracy; runs that disagree widen the interval, even on the same samples."""
+    preds = make_preds({"steady": [0.8] * 5, "erratic": [0.6, 0.7, 0.8, 0.9, 1.0]}, n=2000)
+    by_family = {c.family: c.score for c in compare(preds, "y/acc", n_boot=500)}
+    assert width(by_family["erratic"]) > 3 * width(by_family["steady"])
+
+
+def test_interval_counts_sample_noise() -> None:
+    small = compare(make_preds({"a": [0.8] * 3}, n=200), "y/acc", n_boot=500)[0].score
+    large = compare(make_preds({"a": [0.8] * 3}, n=5000), "y/acc", n_boot=500)[0].score
+    assert width(large) < width(small) / 2
+
+
+def test_compare_is_deterministic_for_a_seed() -> None:
+    preds = make_preds({"a": [0.7, 0.8], "b": [0.75, 0.7]}, n=300)
+    assert compare(preds, "mean_auroc", n_boot=200, seed=3) == compare(preds, "mean_auroc", n_boot=200, seed=3)
+    assert compare(preds, "mean_auroc", n_boot=200, seed=3) != compare(preds, "mean_auroc", n_boot=200, seed=4)
+
+
+def two_task_preds(seed: int = 0) -> Predictions:
+    rng = np.random.default_rng(seed)
+    n, runs = 150, 3
+    labels = {"binary": rng.integers(0, 2, n), "triple": rng.integers(0, 3, n)}
+    probs = {
+        t: rng.dirichlet(np.ones(c), size=(2, runs, n)).astype(np.float32) for t, c in [("binary", 2), ("triple", 3)]
+    }
+    return Predictions(["f", "g"], ["binary", "triple"], labels, probs)
+
+
+def expected_objective(preds: Predictions, task: str, m: str, weights: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """(F, B) by hand: metric_values per family and run, then each replicate's mean over its drawn runs."""
+    per_run = np.array([[metric_values(m, p, preds.labels[task], weights) for p in fam] for fam in preds.probs[task]])
+    return np.array([[per_run[f, runs[b], b].mean() for b in range(len(runs))] for f in range(len(preds.families))])
+
+
+def test_objective_combines_tasks_and_resampled_runs() -> None:
+    preds = two_task_preds()
+    rng = np.random.default_rng(5)
+    weights, runs = rng.integers(0, 3, size=(4, 150)), rng.integers(0, 3, size=(4, 3))  # (B, n), (B, R)
+    per_task = {t: {m: expected_objective(preds, t, m, weights, runs) for m in METRICS} for t in preds.tasks}
+    mean_f1 = (per_task["binary"]["macro_f1"] + per_task["triple"]["macro_f1"]) / 2
+    total_loss = per_task["binary"]["loss"] + per_task["triple"]["loss"]
+    np.testing.assert_allclose(objective(preds, "mean_macro_f1", weights, runs), mean_f1, rtol=1e-12)
+    np.testing.assert_allclose(objective(preds, "loss", weights, runs), total_loss, rtol=1e-12)
+    np.testing.assert_allclose(objective(preds, "triple/auroc", weights, runs), per_task["triple"]["auroc"], rtol=1e-12)
+    assert objective(preds, "mean_macro_f1", weights, runs).shape == (2, 4)
+
+
+def perfect_preds(n: int = 400) -> Predictions:
+    labels = np.tile([0, 1], n // 2)  # balanced
+    probs = family_probs(np.ones((2, n), bool), labels)  # 2 runs, always right
+    return Predictions(["perfect"], ["y"], {"y": labels}, {"y": probs[None]})
+
+
+@pytest.mark.parametrize("metric", ["y/acc", "mean_auroc", "loss"])
+def test_chance_rejects_perfect_predictions(metric: str) -> None:
+    result = chance(perfect_preds(), metric, "perfect", n_perm=200)
+    assert result.p_value < 0.01
+    expected_level = {"y/acc": 0.5, "mean_auroc": 0.5, "loss": -np.log(0.9) / 2 - np.log(0.1) / 2}[metric]
+    assert result.level == pytest.approx(expected_level, abs=0.02)
+    assert (result.q95 > result.level) == (metric != "loss")
+
+
+def test_chance_keeps_random_predictions() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 400)
+    probs = rng.dirichlet(np.ones(2), size=(1, 2, 400)).astype(np.float32)
+    preds = Predictions(["random"], ["y"], {"y": labels}, {"y": probs})
+    result = chance(preds, "y/acc", "random", n_perm=200)
+    assert result.p_value > 0.1
+    assert result.level == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_permuted_values_equal_metric_on_permuted_labels(metric: str) -> None:
+    """chance() scores all permutations at once; each must equal the plain metric on permuted labels."""
+    probs, labels = random_case(3, 120, "ties", seed=4)
+    perms = np.stack([np.random.default_rng(i).permutation(120) for i in range(5)])
+    expected = [metric_values(metric, probs, labels[p], np.ones((1, 120)))[0] for p in perms]
+    np.testing.assert_allclose(_permuted_values(metric, probs, labels, perms), expected, rtol=1e-9)
+
+
+def test_friedman_finds_a_family_best_in_every_block() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.random((10, 4))
+    scores[:, 2] = scores.max(1) + 0.1
+    result = friedman(scores, ["a", "b", "c", "d"])
+    assert result.mean_ranks["c"] == 1.0
+    assert result.p_value < 0.05
+    assert result.statistic == pytest.approx(scipy_stats.friedmanchisquare(*scores.T).statistic)
+    # Demšar (2006), table 5: q_0.05 = 2.569 for four classifiers
+    assert result.critical_difference == pytest.approx(2.569 * np.sqrt(4 * 5 / (6 * 10)), abs=1e-3)
+    flipped = friedman(scores, ["a", "b", "c", "d"], higher_is_better=False)
+    assert flipped.mean_ranks["c"] == 4.0
+
+
+def test_friedman_with_two_families_uses_wilcoxon() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.random(12)
+    b = a + np.where(np.arange(12) < 9, 0.1, -0.05)  # b wins 9 blocks, loses 3
+    result = friedman(np.stack([a, b], 1), ["a", "b"])
+    assert result.statistic == pytest.approx((9 - 3) ** 2 / 12)  # Friedman's chi-square for K = 2
+    assert result.p_value == pytest.approx(scipy_stats.wilcoxon(a, b).pvalue)
+    assert result.mean_ranks == {"a": pytest.approx(1 + 9 / 12), "b": pytest.approx(1 + 3 / 12)}
+
+
+def test_friedman_all_tied_is_not_significant() -> None:
+    result = friedman(np.ones((5, 3)), ["a", "b", "c"])
+    assert (result.statistic, result.p_value) == (0.0, 1.0)
+
+
+def test_unknown_metric_names_the_value_and_the_known_ones() -> None:
+    probs, labels = random_case(2, 10, "plain")
+    with pytest.raises(ConfigError) as info:
+        metric_values("accuracy", probs, labels, np.ones((1, 10)))
+    assert str(info.value) == "unknown metric 'accuracy'; known: acc, macro_f1, auroc, loss"
+    with pytest.raises(ConfigError, match=r"unknown objective 'val/mean_acc'.*task in binary, triple"):
+        compare(two_task_preds(), "val/mean_acc")
+
+
+def test_predictions_reject_misaligned_shapes() -> None:
+    labels = np.zeros(10, dtype=np.int64)
+    with pytest.raises(DataError, match=r"task 'y': probs \(2, 3, 9, 2\) and labels \(10,\); expected"):
+        Predictions(["a", "b"], ["y"], {"y": labels}, {"y": np.zeros((2, 3, 9, 2), np.float32)})
+    with pytest.raises(DataError, match=r"labels span \[0, 5\]; expected \[0, 2\)"):
+        Predictions(["a"], ["y"], {"y": np.arange(6)}, {"y": np.zeros((1, 1, 6, 2), np.float32)})
