@@ -49,7 +49,7 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_top_level_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "recommend", "ui", "check"):
+    for command in ("run", "confirm", "recommend", "ui", "check"):
         assert command in result.output
 
 
@@ -85,14 +85,17 @@ def test_recommend_names_a_default_in_every_format(tiny_sweep: Path) -> None:
     assert "best default fusion: " in table.output
 
     data = json.loads(runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "json"]).output)
-    assert data["default_fusion"] in ("concat", "gated", "cross_attention", "low_rank")
-    assert data["default_fusion"] == data["fusions"][0]["fusion"]
+    assert data["confirmed"] and data["default_fusion"] in ("concat", "gated", "cross_attention", "low_rank")
+    assert data["default_fusion"] in data["tied"] and data["tied"][0] == data["fusions"][0]["fusion"]
+    assert data["decided_by"] and data["fusions"][0]["score"]["low"] <= data["fusions"][0]["score"]["mean"]
 
     md = runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "md"]).output
     assert f"best default fusion: {data['default_fusion']}" in md and "| rank | fusion |" in md
-    for pruned in data["pruned"]:  # listed apart, not ranked
+    search = data["search"]
+    for pruned in search["pruned"]:  # the search stage's early-stopped trials, listed apart
         assert f"| {pruned['trial_id']} | {pruned['fusion']} | pruned |" in md
-        assert pruned["trial_id"] not in [r["trial_id"] for r in data["ranked"]]
+        assert pruned["trial_id"] not in [r["trial_id"] for r in search["ranked"]]
+    assert (tiny_sweep / "report" / "recommendation.md").is_file() and (tiny_sweep / "report" / "ranking.png").is_file()
 
 
 def test_recommend_exclude_removes_a_fusion(tiny_sweep: Path) -> None:
@@ -111,6 +114,9 @@ def test_recommend_exclude_removes_a_fusion(tiny_sweep: Path) -> None:
         (["--metric", "val/nope"], "unknown metric 'val/nope'; known: "),
         (["--exclude", "gatd"], "unknown fusion 'gatd'; known: "),
         (["--mode", "up"], "mode must be 'max' or 'min', but got 'up'"),
+        (["--metric", "test/mean_acc"], "cannot select on 'test/mean_acc': selection uses validation only"),
+        (["--prefer", "fast"], "prefer must be one of cheapest, best-mean, but got 'fast'"),
+        (["--margin", "-1"], "margin must be >= 0, but got -1.0"),
     ],
 )
 def test_recommend_bad_options_are_one_line(tiny_sweep: Path, args: list[str], expected: str) -> None:
@@ -193,9 +199,11 @@ def test_recommend_from_mlflow_agrees_with_parquet(tiny_sweep: Path) -> None:
     result = runner.invoke(app, ["recommend", str(tiny_sweep), "--format", "json", "--source", "mlflow"])
     assert result.exit_code == 0, result.output
     from_mlflow = json.loads(result.output)
-    for key in ("default_fusion", "fusions", "ranked", "task_winners", "unfinished"):
+    for key in ("default_fusion", "fusions", "tied", "task_winners", "decided_by"):
         assert from_mlflow[key] == from_parquet[key], key
-    assert sorted(from_mlflow["pruned"], key=str) == sorted(from_parquet["pruned"], key=str)
+    for key in ("ranked", "unfinished"):
+        assert from_mlflow["search"][key] == from_parquet["search"][key], key
+    assert sorted(from_mlflow["search"]["pruned"], key=str) == sorted(from_parquet["search"]["pruned"], key=str)
 
 
 def test_recommend_from_a_store_without_the_sweep_is_one_line(tiny_sweep: Path, tmp_path: Path) -> None:

@@ -54,10 +54,12 @@ def load_evidence(sweep_dir: Path, rows: list[dict[str, Any]], metric: str, sign
     chosen: dict[str, list[dict[str, Any]]] = {}
     failed: dict[str, str] = {}
     for family, family_rows in by_family.items():
-        done = [r for r in family_rows if r["status"] == TrialStatus.COMPLETED.value and r.get(metric) is not None]
+        done = [r for r in family_rows if r["status"] == TrialStatus.COMPLETED.value and _finite(r.get(metric))]
         if not done:
             errors = [str(r["error"]) for r in family_rows if r.get("error")]
-            failed[family] = errors[0] if errors else "no confirmation run finished"
+            bad = [r.get(metric) for r in family_rows if r.get(metric) is not None and not _finite(r.get(metric))]
+            reason = f"{metric} is {bad[0]}" if bad else "no confirmation run finished"
+            failed[family] = errors[0] if errors else reason
             continue
         chosen[family] = _best_source(done, metric, sign)
     predictions = read_predictions(sweep_dir, [r["trial_id"] for rs in chosen.values() for r in rs])
@@ -84,6 +86,10 @@ def load_evidence(sweep_dir: Path, rows: list[dict[str, Any]], metric: str, sign
         dropped_runs=sum(len(rs) for rs in chosen.values()) - sum(len(rs) for rs in used.values()),
         rows=used,
     )
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and bool(np.isfinite(value))
 
 
 def _best_source(done: list[dict[str, Any]], metric: str, sign: float) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ re-trains those from their best pruned configuration).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,10 @@ class SearchSummary:
 def summarise_search(rows: list[dict[str, Any]], metric: str, sign: float) -> SearchSummary:
     """``rows`` carry a ``fusion`` key; only the search stage's rows are summarised."""
     rows = [r for r in rows if r.get("stage", "search") == "search"]
-    finished = [r for r in rows if r["status"] == TrialStatus.COMPLETED.value and r.get(metric) is not None]
+    finished = [
+        r for r in rows if r["status"] == TrialStatus.COMPLETED.value and r.get(metric) is not None
+        and math.isfinite(r[metric])
+    ]  # fmt: skip
     finished.sort(key=lambda r: -sign * r[metric])
     best: list[dict[str, Any]] = []
     for row in finished:

@@ -14,6 +14,7 @@ and on small data also the fold partition (repeated stratified k-fold over train
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def select_candidates(spec: SweepSpec, rows: list[dict[str, Any]], per_fusion: i
         if r.get("stage", "search") == "search"
         and r["status"] in (TrialStatus.COMPLETED.value, TrialStatus.PRUNED.value)
         and r.get(metric) is not None
+        and math.isfinite(r[metric])
     ]
 
     def rank(row: dict[str, Any]) -> tuple[int, int, float]:  # finished first, then furthest, then best score

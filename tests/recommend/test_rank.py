@@ -69,6 +69,21 @@ def test_failed_families_are_never_ranked_and_say_why(tmp_path: Path) -> None:
     assert "nan" in rec.failed["gated"]
 
 
+def test_a_nan_objective_in_the_results_is_never_ranked(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sweep = write_sweep(tmp_path / "nanrow", {"concat": Family(0.7), "gated": Family(0.9)})
+    rows = pq.read_table(sweep / "results" / "trials.parquet").to_pylist()
+    for row in rows:
+        if row["config/fusion"] == "gated":
+            row["val/mean_macro_f1"] = float("nan")
+    pq.write_table(pa.Table.from_pylist(rows), sweep / "results" / "trials.parquet")
+    rec = recommend(sweep, n_boot=300)
+    assert [f.fusion for f in rec.fusions] == ["concat"] and rec.failed["gated"] == "val/mean_macro_f1 is nan"
+    assert rec.search is not None and "gated" in rec.search.unfinished
+
+
 def test_a_family_asha_pruned_everywhere_is_confirmed_and_ranked(tmp_path: Path) -> None:
     families = {"concat": Family(0.6), "cross_attention": Family(0.9, search_status="pruned")}
     rec = recommend(write_sweep(tmp_path / "pruned", families), n_boot=300)
