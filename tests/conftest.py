@@ -38,6 +38,13 @@ TINY: dict[str, Any] = {
 NO_CONFIRM: dict[str, Any] = {"enabled": False}  # for tests of the search stage alone
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start Ray or run a sweep are `slow`; `pytest -m "not slow"` is the inner loop's fast tier."""
+    for item in items:
+        if {"ray_session", "tiny_sweep", "mlflow_server"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def free_port() -> int:
     """A loopback port nothing listens on (once this returns)."""
     with socket.socket() as s:

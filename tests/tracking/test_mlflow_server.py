@@ -52,7 +52,10 @@ def test_sweep_logs_to_a_tracking_server(ray_session: None, mlflow_server: str, 
     runs = client.search_runs([experiment.experiment_id])
     parent = next(r for r in runs if r.data.tags.get("sweeper.role") == "sweep")
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == read_trials(tmp_path / "served").num_rows == 3
+    rows = read_trials(tmp_path / "served").to_pylist()
+    assert len(children) == len(rows) and sum(r["stage"] == "search" for r in rows) == 3  # + confirmation runs
+    confirm = next(r for r in children if r.data.tags.get("sweeper.stage") == "confirm")
+    assert "predictions.parquet" in [a.path for a in client.list_artifacts(confirm.info.run_id)]
     assert "spec.yaml" in [a.path for a in client.list_artifacts(parent.info.run_id)]  # uploaded through the server
     served = recommend(tmp_path / "served", source="mlflow", tracking_uri=mlflow_server)
     assert served.default_fusion == recommend(tmp_path / "served").default_fusion
