@@ -127,25 +127,15 @@ def build_confirm_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDatase
     """A plain grid over the planned runs: no searcher, no early stopping, the sweep's resources per run."""
     from ray import tune
 
-    from sweeper.tune.trainable import CONFIRM_KEY, train_trial
+    from sweeper.tune.trainable import CONFIRM_KEY, ray_trainable, run_config
 
-    trainable = tune.with_resources(
-        tune.with_parameters(train_trial, data=data, spec=spec),
-        {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
-    )
     return tune.Tuner(
-        trainable,
+        ray_trainable(spec, data),
         param_space={CONFIRM_KEY: tune.grid_search(runs)},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=spec.budget.max_concurrent,
             reuse_actors=True,
             trial_dirname_creator=lambda trial: trial.trial_id,
         ),
-        run_config=tune.RunConfig(
-            name="ray-confirm",
-            storage_path=str(sweep_dir),
-            callbacks=[bridge],
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            verbose=0,
-        ),
+        run_config=run_config("ray-confirm", sweep_dir, bridge),
     )

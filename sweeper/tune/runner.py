@@ -105,21 +105,8 @@ def run_sweep(
         spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
         save_data_artifacts(data, sweep_dir / DATA_DIR)
         tracking_uri = tracking_uri or default_tracking_uri(sweep_dir)
-        trackers: list[SweepCallback] = [
-            ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
-            MlflowTracker(
-                sweep_dir,
-                spec.name,
-                tracking_uri,
-                spec_file,
-                _sweep_params(spec),
-                default_fusion=spec.trial_config(spec.default_point()).model.fusion,
-            ),
-            ConsoleProgress(spec.budget.num_samples, spec.objective.metric, quiet=quiet),
-        ]
-        from sweeper.tune.callbacks import TrackerBridge
-
-        bridge = TrackerBridge(trackers, list(spec.parameters), spec.budget.max_epochs)
+        progress = ConsoleProgress(spec.budget.num_samples, spec.objective.metric, quiet=quiet)
+        bridge = _bridge(spec, sweep_dir, tracking_uri, progress, "search")
         optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
         tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage)
         bridge.start()
@@ -172,7 +159,6 @@ def run_confirmation(
 ) -> dict[str, int]:
     """Re-train the best configuration of every fusion family ``seeds`` times (x folds) on the running Ray."""
     from sweeper.tracking.mlflow_tracker import read_tracking
-    from sweeper.tune.callbacks import TrackerBridge
     from sweeper.tune.confirm import build_confirm_tuner, choose_folds, plan_runs, select_candidates
 
     earlier = read_trials(sweep_dir).to_pylist()
@@ -193,6 +179,17 @@ def run_confirmation(
     if not runs:
         return {}
     tracking_uri = read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
+    bridge = _bridge(spec, sweep_dir, tracking_uri, progress, "confirm")
+    tuner = build_confirm_tuner(spec, sweep_dir, data, runs, bridge)
+    bridge.start()
+    tuner.fit()
+    return _counts(bridge.records.values())
+
+
+def _bridge(spec: SweepSpec, sweep_dir: Path, tracking_uri: str, progress: ConsoleProgress, stage: str) -> Any:
+    """Ray's driver-side callback feeding one stage's trials to Parquet, MLflow and the terminal."""
+    from sweeper.tune.callbacks import TrackerBridge
+
     trackers: list[SweepCallback] = [
         ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
         MlflowTracker(
@@ -200,17 +197,13 @@ def run_confirmation(
             spec.name,
             tracking_uri,
             sweep_dir / SPEC_FILE,
-            {},
+            _sweep_params(spec),
             default_fusion=spec.trial_config(spec.default_point()).model.fusion,
-            stage="confirm",
+            stage=stage,
         ),
         progress,
     ]
-    bridge = TrackerBridge(trackers, list(spec.parameters), spec.budget.max_epochs)
-    tuner = build_confirm_tuner(spec, sweep_dir, data, runs, bridge)
-    bridge.start()
-    tuner.fit()
-    return _counts(bridge.records.values())
+    return TrackerBridge(trackers, list(spec.parameters), spec.budget.max_epochs)
 
 
 def _counts(records: Any) -> dict[str, int]:
@@ -237,7 +230,7 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
 
     from sweeper.tune.searcher import PruningAwareOptunaSearch
     from sweeper.tune.space import define_by_run
-    from sweeper.tune.trainable import train_trial
+    from sweeper.tune.trainable import ray_trainable, run_config
 
     searcher = PruningAwareOptunaSearch(
         space=define_by_run(spec),
@@ -255,12 +248,8 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
         grace_period=spec.budget.grace_period,
         reduction_factor=spec.budget.reduction_factor,
     )
-    trainable = tune.with_resources(
-        tune.with_parameters(train_trial, data=data, spec=spec),  # the dataset goes to the object store once
-        {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
-    )
     return tune.Tuner(
-        trainable,
+        ray_trainable(spec, data),  # the dataset goes to the object store once
         tune_config=tune.TuneConfig(
             metric=spec.objective.metric,
             mode=spec.objective.mode,
@@ -271,13 +260,7 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
             reuse_actors=True,  # a new actor per trial costs seconds; trials share resource shapes
             trial_dirname_creator=lambda trial: trial.trial_id,
         ),
-        run_config=tune.RunConfig(
-            name="ray",
-            storage_path=str(sweep_dir),
-            callbacks=[bridge],
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            verbose=0,
-        ),
+        run_config=run_config("ray", sweep_dir, bridge),
     )
 
 

@@ -50,3 +50,26 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     fit(spec.trial_config(params), data.to(device), report, resume=resume, device=device, predictions=run is not None)
+
+
+def ray_trainable(spec: SweepSpec, data: MultimodalDataset) -> Any:
+    """``train_trial`` with the dataset in Ray's object store once, and the spec's resources per trial."""
+    from ray import tune
+
+    return tune.with_resources(
+        tune.with_parameters(train_trial, data=data, spec=spec),
+        {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu},
+    )
+
+
+def run_config(name: str, sweep_dir: Path, bridge: Any) -> Any:
+    """Tune's run settings for one stage: its experiment folder under the sweep, the trackers, one checkpoint."""
+    from ray import tune
+
+    return tune.RunConfig(
+        name=name,
+        storage_path=str(sweep_dir),
+        callbacks=[bridge],
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        verbose=0,
+    )
