@@ -45,8 +45,9 @@ class Evidence:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # family -> its confirm rows
 
 
-def load_evidence(sweep_dir: Path, rows: list[dict[str, Any]], metric: str, sign: float) -> Evidence:
-    """``rows``: the sweep's trial rows with a ``fusion`` key, excluded families already removed."""
+def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str, sign: float) -> Evidence:
+    """``rows``: the sweep's trial rows with a ``fusion`` key, excluded families already removed;
+    ``predictions_dir``: where each confirmation run's ``<trial_id>.parquet`` predictions are."""
     confirm = [r for r in rows if r.get("stage") == "confirm"]
     by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in confirm:
@@ -62,7 +63,7 @@ def load_evidence(sweep_dir: Path, rows: list[dict[str, Any]], metric: str, sign
             failed[family] = errors[0] if errors else reason
             continue
         chosen[family] = _best_source(done, metric, sign)
-    predictions = read_predictions(sweep_dir, [r["trial_id"] for rs in chosen.values() for r in rs])
+    predictions = read_predictions(predictions_dir, [r["trial_id"] for rs in chosen.values() for r in rs])
     for family, family_rows in list(chosen.items()):
         with_predictions = [r for r in family_rows if r["trial_id"] in predictions]
         if not with_predictions:

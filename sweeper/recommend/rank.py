@@ -10,6 +10,7 @@ used to choose. A sweep that was not confirmed gets the search table and no defa
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from sweeper.errors import ConfigError, SweepError
 from sweeper.recommend import stats
 from sweeper.recommend.evidence import Evidence, load_evidence
 from sweeper.recommend.search import SearchSummary, summarise_search
-from sweeper.recommend.sources import CONFIG_PREFIX, rows_from_mlflow
+from sweeper.recommend.sources import CONFIG_PREFIX, download_predictions, rows_from_mlflow
 from sweeper.tracking import default_tracking_uri, read_trials
+from sweeper.tracking.predictions import PREDICTIONS_DIR
 
 PREFER = ("cheapest", "best-mean")
 DEFAULT_MARGIN = 0.01  # practical equivalence: differences within one point of the objective do not matter
@@ -123,7 +125,12 @@ def recommend(
     rows = [r for r in rows if r["fusion"] not in exclude]
     sign = 1.0 if mode == "max" else -1.0
     search = summarise_search(rows, metric, sign)
-    evidence = load_evidence(sweep_dir, rows, metric, sign)
+    if source == "mlflow":  # the predictions too come from the runs' artifacts, not the sweep folder
+        with tempfile.TemporaryDirectory() as folder:
+            uri = tracking_uri or default_tracking_uri(sweep_dir)
+            evidence = load_evidence(download_predictions(uri, rows, Path(folder)), rows, metric, sign)
+    else:
+        evidence = load_evidence(sweep_dir / PREDICTIONS_DIR, rows, metric, sign)
     base = Recommendation(
         sweep=spec.get("name", sweep_dir.name), metric=metric, mode=mode, default_fusion=None, confirmed=False,
         decided_by="", prefer=prefer, margin=margin, confidence=CONFIDENCE, fusions=[], tied=[],
@@ -283,6 +290,11 @@ def check_options(metric: str, mode: str | None, prefer: str, margin: float, exc
         )
     if mode not in (None, "max", "min"):
         raise ConfigError(f"mode must be 'max' or 'min', but got {mode!r}")
+    if mode is not None and mode != guess_mode(metric):
+        raise ConfigError(
+            f"mode {mode!r} contradicts metric {metric!r}, which is {guess_mode(metric)}imised "
+            "(metrics named ...loss are minimised, the others maximised)"
+        )
     if prefer not in PREFER:
         raise ConfigError(f"prefer must be one of {', '.join(PREFER)}, but got {prefer!r}")
     if not margin >= 0:

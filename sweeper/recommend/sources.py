@@ -6,13 +6,19 @@ reported metric, train_s and error, one row per trial.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from sweeper.errors import SweepError
+from sweeper.tracking.predictions import PREDICTIONS_FILE  # the artifact each confirmation run logs
 
 CONFIG_PREFIX = "config/"
+MLFLOW_RUN_ID = "mlflow_run_id"
 
 
 def params_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -60,9 +66,29 @@ def rows_from_mlflow(tracking_uri: str, sweep: str, objective: str) -> list[dict
                 **metrics,
                 "train_s": metrics.get("time/train_s"),
                 "error": tags.get("error"),
+                MLFLOW_RUN_ID: run.info.run_id,
             }
         )
     return sorted(rows, key=lambda r: r["trial_id"])
+
+
+def download_predictions(tracking_uri: str, rows: list[dict[str, Any]], folder: Path) -> Path:
+    """Each finished confirmation run's predictions artifact, saved as ``folder/<trial_id>.parquet``."""
+    from mlflow.tracking import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per run would flood stderr
+    client = MlflowClient(tracking_uri)
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        if row.get("stage") != "confirm" or row.get("status") != "completed" or not row.get(MLFLOW_RUN_ID):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = client.download_artifacts(row[MLFLOW_RUN_ID], PREDICTIONS_FILE, tmp)
+            except Exception:  # an artifact that was never logged: that run counts as without predictions
+                continue
+            shutil.move(path, folder / f"{row['trial_id']}.parquet")
+    return folder
 
 
 def _number(value: str | None) -> int | None:

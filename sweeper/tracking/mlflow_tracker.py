@@ -130,10 +130,10 @@ class MlflowTracker(SweepCallback):
     def on_predictions(self, trial: TrialRecord, table: Any) -> None:
         import tempfile
 
-        from sweeper.tracking.predictions import write_predictions
+        from sweeper.tracking.predictions import PREDICTIONS_FILE, write_predictions
 
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "predictions.parquet"
+            path = Path(folder) / PREDICTIONS_FILE
             write_predictions(table, path)
             self.client.log_artifact(self._runs[trial.trial_id], str(path))
 

@@ -44,9 +44,12 @@ def write_predictions(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def read_predictions(sweep_dir: str | Path, trial_ids: list[str]) -> dict[str, pa.Table]:
-    """The predictions of each of ``trial_ids`` that has a file (runs that failed have none)."""
-    folder = Path(sweep_dir) / PREDICTIONS_DIR
+def read_predictions(folder: str | Path, trial_ids: list[str]) -> dict[str, pa.Table]:
+    """The predictions of each of ``trial_ids`` that has a file in ``folder`` (runs that failed have none).
+
+    ``folder`` is a sweep's ``results/predictions`` (see ``PREDICTIONS_DIR``), or where they were downloaded to.
+    """
+    folder = Path(folder)
     return {t: pq.read_table(folder / f"{t}.parquet") for t in trial_ids if (folder / f"{t}.parquet").is_file()}
 
 

@@ -110,6 +110,8 @@ def test_selecting_on_test_or_an_unknown_prefer_is_refused(tmp_path: Path) -> No
         recommend(sweep, metric="test/mean_acc")
     with pytest.raises(ConfigError, match="prefer must be one of cheapest, best-mean, but got 'x'"):
         recommend(sweep, prefer="x")
+    with pytest.raises(ConfigError, match="mode 'min' contradicts metric 'val/mean_acc', which is maximised"):
+        recommend(sweep, metric="val/mean_acc", mode="min")
 
 
 def test_report_has_the_sections_and_plots(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from sweeper.cli import app
 from sweeper.config import parse_spec
 from sweeper.recommend import stats
 from sweeper.tracking import default_tracking_uri, read_trials
-from sweeper.tracking.predictions import read_predictions
+from sweeper.tracking.predictions import PREDICTIONS_DIR, read_predictions
 from sweeper.tune.confirm import select_candidates
 
 runner = CliRunner()
@@ -45,7 +45,7 @@ def test_every_family_with_a_score_is_confirmed_over_seeds_and_folds(tiny_sweep:
 
 def test_predictions_reproduce_the_reported_metrics(tiny_sweep: Path) -> None:
     confirm = [r for r in read_trials(tiny_sweep).to_pylist() if r["stage"] == "confirm"]
-    tables = read_predictions(tiny_sweep, [r["trial_id"] for r in confirm])
+    tables = read_predictions(tiny_sweep / PREDICTIONS_DIR, [r["trial_id"] for r in confirm])
     assert set(tables) == {r["trial_id"] for r in confirm}
     for row in confirm:
         table = tables[row["trial_id"]]
@@ -111,6 +111,12 @@ def test_run_without_confirm_then_confirm_then_add_a_seed(ray_session: None, tmp
     rows = [r for r in read_trials(sweeps / "later").to_pylist() if r["stage"] == "confirm"]
     assert sorted(r["seed"] for r in rows) == sorted([1000, 1001] * len(families))  # seed 1000 not redone
     assert (sweeps / "later" / "report" / "ranking.png").is_file()
+    client = MlflowClient(default_tracking_uri(sweeps / "later"))
+    experiment = client.get_experiment_by_name("later")
+    assert experiment is not None
+    parents = client.search_runs([experiment.experiment_id], "tags.`sweeper.role` = 'sweep'")
+    assert len(parents) == 1  # confirmation logged under the search's parent run, with the report
+    assert "report/recommendation.md" in [a.path for a in client.list_artifacts(parents[0].info.run_id, "report")]
 
 
 def test_confirm_on_a_folder_that_is_not_a_sweep_is_one_line(tmp_path: Path) -> None:
