@@ -86,6 +86,13 @@ class ObjectiveSection(StrictModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _direction_fits_the_metric(self) -> ObjectiveSection:
+        natural = "min" if self.metric.endswith("loss") else "max"
+        if self.mode != natural:
+            raise ValueError(f"mode {self.mode!r} does not fit metric {self.metric!r}; expected mode: {natural}")
+        return self
+
 
 class ConfirmSection(StrictModel):
     """The confirmation stage: the best configuration of every fusion family re-trained at full budget, k seeds."""
@@ -219,7 +226,14 @@ class SweepSpec(StrictModel):
         return config
 
     def check_dataset(self, dataset: DatasetSpec) -> None:
-        """What only the data can tell: ``only:<modality>`` names a modality, encoders and task maps fit it."""
+        """What only the data can tell: the objective is reported, ``only:<modality>`` names a modality, encoders
+        and task maps fit it."""
+        reported = reported_metrics(dataset, "val")
+        if self.objective.metric not in reported:
+            raise ConfigError(
+                f"objective.metric: {self.objective.metric!r} is not reported for this data; "
+                f"known: {', '.join(reported)}"
+            )
         for name, p in self.parameters.items():
             if name == "fusion":
                 values = p.values if isinstance(p, ChoiceParam) else [p.value] if isinstance(p, FixedParam) else []
@@ -232,6 +246,13 @@ class SweepSpec(StrictModel):
         check_fusion_name(config.model.fusion, dataset)
         build_encoders(dataset, config.model)
         build_loss(dataset, config)
+
+
+def reported_metrics(dataset: DatasetSpec, split: str) -> list[str]:
+    """The metrics the training loop reports for ``split`` (see ``sweeper.train.metrics.evaluate``)."""
+    means = [f"{split}/mean_{m}" for m in ("acc", "macro_f1", "auroc")]
+    per_task = [f"{split}/{t}/{m}" for t in dataset.task_names for m in ("loss", "acc", "macro_f1", "auroc")]
+    return [*means, f"{split}/loss", *per_task]
 
 
 _MODEL_ADAPTER = TypeAdapter(ModelConfig)
@@ -309,6 +330,8 @@ def load_spec(path: str | Path) -> SweepSpec:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if isinstance(data, dict) and "name" not in data:
+        data = {"name": path.stem, **data}  # a spec without a name is named after its file
     spec = parse_spec(data, str(path))
     if isinstance(spec.data, ManifestSection):  # a relative manifest path is relative to the spec file
         spec = spec.model_copy(update={"data": resolve_paths(spec.data, path.parent)})

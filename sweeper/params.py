@@ -43,7 +43,7 @@ class IntParam(_Param):
     low: int
     high: int
     log: bool = False
-    step: int = 1
+    step: int = Field(1, ge=1)
 
     @model_validator(mode="after")
     def _valid_range(self) -> IntParam:

@@ -60,6 +60,17 @@ def _set_param(name: str, **fields: Any) -> Callable[[dict[str, Any]], None]:
 # (mutation of demo.yaml, fragments the message must contain: the key, the value given, what is allowed)
 INVALID: dict[str, tuple[Callable[[dict[str, Any]], object], list[str]]] = {
     "unknown top-level key": (lambda d: d.update(bogus=1), ["'bogus'", "allowed:", "parameters", "budget"]),
+    "a loss objective maximised": (
+        lambda d: d.update(objective={"metric": "val/loss", "mode": "max"}),
+        ["objective", "mode 'max' does not fit metric 'val/loss'; expected mode: min"],
+    ),
+    "a test objective": (
+        lambda d: d.update(objective={"metric": "test/mean_acc"}),
+        ["objective.metric", "must be a validation metric (val/...), but got 'test/mean_acc'"],
+    ),
+    "an int step of zero": (_set_param("fusion_layers", step=0), ["parameters.fusion_layers.step", "(got 0)"]),
+    "zero confirmation seeds": (lambda d: d.update(confirm={"seeds": 0}), ["confirm.seeds", "(got 0)"]),
+    "one fold": (lambda d: d.update(confirm={"folds": 1}), ["confirm.folds", "(got 1)"]),
     "unknown budget key": (
         lambda d: d["budget"].update(max_epoch=3),
         ["budget", "'max_epoch'", "allowed:", "max_epochs"],
@@ -271,3 +282,16 @@ def test_every_choice_value_is_type_checked(tmp_path: Path) -> None:
     data = _demo(lambda d: d["parameters"].update(hidden_dim={"type": "choice", "values": [16, "wide"]}))
     message = _error(_write(tmp_path, data))
     assert "hidden_dim" in message and "'wide'" in message
+
+
+def test_a_spec_without_a_name_is_named_after_its_file(tmp_path: Path) -> None:
+    data = _demo(lambda d: d.pop("name"))
+    assert load_spec(_write(tmp_path, data, "wound_study.yaml")).name == "wound_study"
+
+
+def test_an_objective_no_task_reports_is_one_line() -> None:
+    from sweeper.data import make_synthetic
+
+    spec = parse_spec(_demo(lambda d: d.update(objective={"metric": "val/agree/f1"})), "s")
+    with pytest.raises(ConfigError, match=r"objective.metric: 'val/agree/f1' is not reported for this data; known: "):
+        spec.check_dataset(make_synthetic(100).spec)

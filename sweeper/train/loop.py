@@ -137,7 +137,7 @@ def _check_finite(metrics: dict[str, float], config: TrainConfig, epoch: int) ->
     for key in ("train/loss", config.objective):
         if not math.isfinite(metrics[key]):
             raise TrainingDiverged(
-                f"{key} is {metrics[key]} at epoch {epoch} (lr={config.lr:g}): training diverged; "
+                f"{key} became {metrics[key]} at epoch {epoch} (lr={config.lr:g}): training diverged; "
                 "a lower learning rate, gradient clipping or fp32 may help"
             )
 

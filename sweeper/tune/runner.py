@@ -60,6 +60,11 @@ def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     """Refuse to mix a new sweep into an earlier one's results unless told to replace them."""
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise SweepError(f"sweep folder {str(sweep_dir)!r} is a file")
+    if sweep_dir.is_dir() and any(sweep_dir.iterdir()) and not (sweep_dir / SPEC_FILE).is_file():
+        raise SweepError(
+            f"folder {str(sweep_dir)!r} holds files but no sweep ({SPEC_FILE} is missing); --overwrite only replaces "
+            "a sweep: choose another --name or --sweeps-dir"
+        )
     if sweep_dir.is_dir() and any(sweep_dir.iterdir()) and not overwrite:
         raise SweepError(
             f"sweep folder {str(sweep_dir)!r} already holds a sweep; pass --overwrite to replace it "
@@ -100,6 +105,7 @@ def run_sweep(
     _quiet_tune()
     started_ray = _init_ray(address)
     try:
+        check_gpus(spec)
         prepare_sweep_dir(sweep_dir, overwrite=overwrite)
         spec_file = sweep_dir / SPEC_FILE
         spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
@@ -146,6 +152,7 @@ def confirm_sweep(
     _quiet_tune()
     started_ray = _init_ray(address)
     try:
+        check_gpus(spec)
         return run_confirmation(spec, sweep_dir, data, seeds or spec.confirm.seeds, quiet=quiet)
     finally:
         if started_ray:
@@ -309,6 +316,19 @@ def _init_ray(address: str | None) -> bool:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise SweepError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
     return True
+
+
+def check_gpus(spec: SweepSpec) -> None:
+    """A GPU request that the Ray cluster cannot meet fails here, in one line, not as trials that never start."""
+    import ray
+
+    if spec.resources.gpu > 0:
+        available = ray.cluster_resources().get("GPU", 0)
+        if available < spec.resources.gpu:
+            raise SweepError(
+                f"resources.gpu={spec.resources.gpu:g} but the Ray cluster has {available:g} GPUs; "
+                "set resources.gpu: 0, or join a cluster with GPUs (--address)"
+            )
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:

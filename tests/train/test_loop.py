@@ -182,7 +182,7 @@ def test_a_nan_loss_fails_the_trial_with_its_reason() -> None:
 
     data = make_synthetic(200, seed=0)
     config = TrainConfig(model=ModelConfig(hidden_dim=8), lr=1e30, max_epochs=2)  # the first step overflows
-    with pytest.raises(TrainingDiverged, match=r"train/loss is nan at epoch 1 \(lr=1e\+30\): training diverged"):
+    with pytest.raises(TrainingDiverged, match=r"train/loss became nan at epoch 1 \(lr=1e\+30\): training diverged"):
         fit(config, data, lambda metrics, state: None)
 
 

@@ -66,3 +66,21 @@ def test_a_sweep_whose_every_trial_failed_says_why_and_keeps_its_records(ray_ses
         )
         run_sweep(only, tmp_path / "fails", quiet=True)
     assert {t["status"] for t in read_trials(tmp_path / "fails").to_pylist()} == {"failed"}
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_sweep(tmp_path: Path) -> None:
+    from sweeper.tune.runner import check_sweep_dir
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(SweepError, match=r"holds files but no sweep \(spec.yaml is missing\); --overwrite only"):
+        check_sweep_dir(tmp_path, overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_gpu_request_the_cluster_cannot_meet_is_one_line_and_writes_nothing(
+    ray_session: None, tmp_path: Path
+) -> None:
+    spec = tiny_spec(resources={"cpu": 1, "gpu": 0.5})
+    with pytest.raises(SweepError, match=r"resources.gpu=0.5 but the Ray cluster has 0 GPUs; set resources.gpu: 0"):
+        run_sweep(spec, tmp_path / "gpu", quiet=True)
+    assert not (tmp_path / "gpu").exists()
