@@ -191,8 +191,9 @@ class SweepSpec(StrictModel):
 
     def _check_every_value(self) -> None:
         """Every value a parameter can take must fit its field (a choice's every value, a range's both ends)."""
-        base = self.default_point()
         for name, p in self.parameters.items():
+            # A conditional parameter is checked where it applies: its `when` parameters at their first allowed value.
+            base = {**self.default_point(), **{k: v[0] for k, v in (p.when or {}).items() if v}}
             candidates = (
                 p.values if isinstance(p, ChoiceParam) else [p.value] if isinstance(p, FixedParam) else [p.low, p.high]
             )
@@ -283,6 +284,15 @@ def _check_registry_names(config: TrainConfig) -> None:
             LOSSES.get(loss)
     except RegistryError as exc:
         raise ConfigError(str(exc)) from None
+    model = config.model
+    for fusion in {model.fusion, model.base_fusion if model.fusion == "hybrid" else model.fusion}:
+        defaults = FUSIONS.get(fusion).hyperparameters if fusion in FUSIONS else {}
+        heads = model.heads or defaults.get("heads")  # None: the fusion's own default
+        if "heads" in defaults and heads and model.hidden_dim % heads:
+            raise ConfigError(
+                f"model.heads: fusion {fusion!r} needs hidden_dim divisible by heads, but got "
+                f"hidden_dim={model.hidden_dim}, heads={heads}"
+            )
 
 
 _PARAM_TYPES = ("choice", "int", "float", "fixed")

@@ -295,3 +295,13 @@ def test_an_objective_no_task_reports_is_one_line() -> None:
     spec = parse_spec(_demo(lambda d: d.update(objective={"metric": "val/agree/f1"})), "s")
     with pytest.raises(ConfigError, match=r"objective.metric: 'val/agree/f1' is not reported for this data; known: "):
         spec.check_dataset(make_synthetic(100).spec)
+
+
+def test_heads_that_do_not_divide_the_hidden_size_are_refused_at_spec_time() -> None:
+    data = _demo(
+        lambda d: d["parameters"].update(
+            heads={"type": "choice", "values": [2, 3], "when": {"fusion": ["cross_attention"]}}
+        )
+    )
+    with pytest.raises(ConfigError, match=r"parameters.heads: value 3 does not fit: .*hidden_dim=32, heads=3"):
+        parse_spec(data, "s")

@@ -18,12 +18,12 @@ from sweeper.tune.runner import OPTUNA_DB
 
 
 def _failing_spec(seed: int) -> SweepSpec:
-    # heads=3 does not divide hidden_dim=8: every cross_attention trial raises when its model is built.
+    # lr=1e30 overflows at the first step: every cross_attention trial diverges and raises in its first epoch.
     return tiny_spec(
         name="fails",
         parameters={
             "fusion": {"type": "choice", "values": ["concat", "cross_attention"]},
-            "heads": {"type": "fixed", "value": 3, "when": {"fusion": "cross_attention"}},
+            "lr": {"type": "fixed", "value": 1e30, "when": {"fusion": "cross_attention"}},
         },
         budget={"num_samples": 4, "max_epochs": 2, "grace_period": 2, "max_concurrent": 2, "seed": seed},
         confirm=NO_CONFIRM,
@@ -31,13 +31,12 @@ def _failing_spec(seed: int) -> SweepSpec:
 
 
 def test_failed_trials_are_failed_in_parquet_mlflow_and_optuna(ray_session: None, tmp_path: Path) -> None:
-    # heads=3 does not divide hidden_dim=8: every cross_attention trial raises when its model is built.
     run_sweep(_failing_spec(seed=0), tmp_path / "fails", quiet=True)  # TPE seed 0 proposes both fusions
     trials = read_trials(tmp_path / "fails").to_pylist()
     by_status = {t["trial_id"]: t["status"] for t in trials}
     failed = [t for t in trials if t["config/fusion"] == "cross_attention"]
     assert failed, "the seeded sampler should propose cross_attention at least once"
-    assert all(t["status"] == "failed" and "heads" in (t["error"] or "") for t in failed)
+    assert all(t["status"] == "failed" and "became nan at epoch 1 (lr=1e+30)" in (t["error"] or "") for t in failed)
     assert all(t["status"] == "completed" for t in trials if t["config/fusion"] == "concat")
 
     client = MlflowClient(default_tracking_uri(tmp_path / "fails"))
@@ -54,13 +53,13 @@ def test_failed_trials_are_failed_in_parquet_mlflow_and_optuna(ray_session: None
 
 
 def test_a_sweep_whose_every_trial_failed_says_why_and_keeps_its_records(ray_session: None, tmp_path: Path) -> None:
-    with pytest.raises(SweepError, match=r"every trial failed; the first with: .*divisible by heads"):
+    with pytest.raises(SweepError, match=r"every trial failed; the first with: .*training diverged"):
         # cross_attention alone: every trial raises
         only = _failing_spec(seed=3).model_copy(
             update={
                 "parameters": {
                     "fusion": FixedParam(type="fixed", value="cross_attention"),
-                    "heads": FixedParam(type="fixed", value=3),
+                    "lr": FixedParam(type="fixed", value=1e30),
                 }
             }
         )
