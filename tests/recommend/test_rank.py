@@ -146,3 +146,29 @@ def test_across_fewer_blocks_ties_within_the_margin(tmp_path: Path) -> None:
     result = recommend_across(sweeps, n_boot=200)
     assert result.friedman is None and all(f.tied for f in result.families)
     assert "tie among" in result.decided_by
+
+
+def test_the_cli_recommends_across_sweeps_and_writes_the_report_beside_them(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from sweeper.cli import app
+
+    sweeps = [
+        str(
+            write_sweep(
+                tmp_path / f"d{i}", {"concat": Family(0.6), "gated": Family(0.9)}, Layout(tasks={"y": 2}, seed=i)
+            )
+        )
+        for i in range(3)
+    ]
+    runner = CliRunner()
+    table = runner.invoke(app, ["recommend", *sweeps])
+    assert table.exit_code == 0, table.output
+    assert "best default fusion across 3 sweeps: gated" in table.output and "winner of d0: gated" in table.output
+    assert (tmp_path / "report" / "recommendation.md").is_file() and (tmp_path / "report" / "regret.png").is_file()
+    data = json.loads(runner.invoke(app, ["recommend", *sweeps, "--format", "json"]).output)
+    assert data["default_fusion"] == "gated" and data["blocks"] == ["d0/y", "d1/y", "d2/y"]
+    twice = runner.invoke(app, ["recommend", sweeps[0], sweeps[0]])
+    assert twice.exit_code == 1 and "given more than once" in twice.output
