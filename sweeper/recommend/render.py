@@ -49,9 +49,7 @@ def render_markdown(rec: Recommendation, plots: dict[str, str] | None = None) ->
             for t in rec.task_winners
         ])  # fmt: skip
         lines += [""] + [f"- {p}" for p in rec.priorities] + ([""] if rec.priorities else [])
-        lines += ["## Test split (reported, never used to choose)", ""]
-        keys = list(rec.fusions[0].test) if rec.fusions else []
-        lines += _md_table(["fusion", *keys], [[f.fusion, *(ci(f.test[k]) for k in keys)] for f in rec.fusions])
+        lines += ["## Test split (reported, never used to choose)", "", *test_table(rec)]
         lines += ["", "## Cost", ""]
         lines += _md_table(
             ["fusion", "parameters", "train s / epoch", "inference ms / batch"], [_cost(f) for f in rec.fusions]
@@ -63,6 +61,12 @@ def render_markdown(rec: Recommendation, plots: dict[str, str] | None = None) ->
         lines += ["", "## Limitations", ""] + [f"- {line}" for line in rec.limitations]
     lines += _md_search(rec)
     return "\n".join(lines) + "\n"
+
+
+def test_table(rec: Recommendation) -> list[str]:
+    """Markdown: every confirmed family's test objective and per-task acc, macro-F1 and AUROC, mean [95% CI]."""
+    keys = list(rec.fusions[0].test) if rec.fusions else []
+    return _md_table(["fusion", *keys], [[f.fusion, *(ci(f.test[k]) for k in keys)] for f in rec.fusions])
 
 
 def print_table(rec: Recommendation, console: Console) -> None:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sweeper.recommend.across import Across
-from sweeper.recommend.render import headline
+from sweeper.recommend.render import headline, test_table
 
 
 def across_headline(result: Across) -> str:
@@ -52,7 +52,12 @@ def render_across_markdown(result: Across, plots: dict[str, str] | None = None) 
         lines += [f"- {f}: not confirmed in {', '.join(s)}" for f, s in result.missing.items()]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{caption}]({path})" for caption, path in plots.items()]
-    lines += ["", "## Each dataset", ""] + [f"- {headline(rec)}" for rec in result.sweeps]
+    lines += ["", "## Each dataset", ""]
+    for name, rec in zip(result.dataset_winners, result.sweeps, strict=True):
+        lines += [f"### {name}", "", headline(rec), ""]
+        if rec.confirmed:
+            lines += ["Test split (reported, never used to choose):", "", *test_table(rec), ""]
+        lines += [f"Limitations: {'; '.join(rec.limitations)}" if rec.limitations else "", ""]
     return "\n".join(lines) + "\n"
 
 

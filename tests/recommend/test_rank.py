@@ -138,6 +138,8 @@ def test_across_datasets_names_one_default_with_regret_ranks_and_a_friedman_test
     assert result.excluded == ["concat"] and result.dataset_winners["d4"] == "film"
     markdown = write_across_report(result, tmp_path / "report").read_text()
     assert "Friedman test over 5 blocks" in markdown and (tmp_path / "report" / "critical_difference.png").is_file()
+    assert markdown.count("Test split (reported, never used to choose)") == 5  # the evidence of every dataset
+    assert "| gated | " in markdown.split("### d3")[1]
 
 
 def test_across_fewer_blocks_ties_within_the_margin(tmp_path: Path) -> None:
