@@ -174,3 +174,28 @@ def test_the_cli_recommends_across_sweeps_and_writes_the_report_beside_them(tmp_
     assert data["default_fusion"] == "gated" and data["blocks"] == ["d0/y", "d1/y", "d2/y"]
     twice = runner.invoke(app, ["recommend", sweeps[0], sweeps[0]])
     assert twice.exit_code == 1 and "given more than once" in twice.output
+
+
+@pytest.mark.parametrize(("shift", "expected"), [(-0.2, "s-gated"), (0.2, "s-gated-b")])
+def test_with_several_configurations_per_family_the_best_on_validation_represents_it(
+    tmp_path: Path, shift: float, expected: str
+) -> None:
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sweep = write_sweep(tmp_path / "per", {"concat": Family(0.6), "gated": Family(0.9)})
+    rows = pq.read_table(sweep / "results" / "trials.parquet").to_pylist()
+    extra = []
+    for row in rows:
+        if row["stage"] == "confirm" and row["config/fusion"] == "gated":
+            twin = f"{row['trial_id']}-b"
+            shutil.copy(sweep / "results" / "predictions" / f"{row['trial_id']}.parquet",
+                        sweep / "results" / "predictions" / f"{twin}.parquet")  # fmt: skip
+            score = row["val/mean_macro_f1"] + shift
+            extra.append({**row, "trial_id": twin, "source_trial": "s-gated-b", "val/mean_macro_f1": score})
+    pq.write_table(pa.Table.from_pylist(rows + extra), sweep / "results" / "trials.parquet")
+    rec = recommend(sweep, n_boot=200)
+    gated = next(f for f in rec.fusions if f.fusion == "gated")
+    assert gated.source_trial == expected and gated.runs == 3  # one configuration's seeds, not both mixed
