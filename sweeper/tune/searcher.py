@@ -29,7 +29,11 @@ _OPTUNA_STATE = {
 
 
 class PruningAwareOptunaSearch(OptunaSearch):
-    """OptunaSearch whose early-stopped trials reach the study as PRUNED; ``max_epochs`` is the full budget."""
+    """OptunaSearch whose early-stopped trials reach the study as PRUNED; ``max_epochs`` is the full budget.
+
+    It reads Ray's private ``_ot_study``, ``_ot_trials``, ``_completed_trials`` and ``_metric``;
+    tests/tune/test_searcher_contract.py fails if a Ray upgrade renames them.
+    """
 
     def __init__(self, *args: Any, max_epochs: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
