@@ -44,6 +44,7 @@ def test_ruff_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # 10+ s of type checking: the whole suite runs it, the fast tier does not
 def test_mypy_passes() -> None:
     result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
