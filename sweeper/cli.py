@@ -179,13 +179,13 @@ def _print_recommendation(
     kwargs = asdict(options)
     if len(sweep_dirs) > 1:
         from sweeper.recommend.across import recommend_across
-        from sweeper.recommend.render_across import print_across, render_across_markdown
+        from sweeper.recommend.render_across import print_across, render_across_json, render_across_markdown
 
         result = recommend_across(sweep_dirs, **kwargs)
         folder = report_dir or sweep_dirs[0].parent / REPORT_DIR
         written = write_across_report(result, folder)
         if fmt is Format.json:
-            typer.echo(written.with_suffix(".json").read_text())
+            typer.echo(render_across_json(result))
         elif fmt is Format.md:
             typer.echo(render_across_markdown(result))
         else:

@@ -123,19 +123,19 @@ def _stack(
     by_seed: bool,
 ) -> Predictions | None:
     """(F, R, n, C) per task; validation runs are seeds (folds pooled), test runs are (seed, fold) pairs."""
-    runs_of: dict[str, list[list[pa.Table]]] = {}
+    runs_of: dict[str, list[pa.Table]] = {}  # family -> one table per run (a seed's folds joined)
     for family in families:
         rows = sorted(used[family], key=lambda r: (int(r["seed"]), r.get("fold") or 0))
         tables = [(int(r["seed"]), predictions[r["trial_id"]]) for r in rows]
         tables = [(s, t.filter(pc.equal(t["split"], split))) for s, t in tables]
         if by_seed:
-            runs_of[family] = [[t for s, t in tables if s == seed] for seed in seeds]
+            runs_of[family] = [pa.concat_tables([t for s, t in tables if s == seed]) for seed in seeds]
         else:
-            runs_of[family] = [[t] for _, t in tables]
+            runs_of[family] = [t for _, t in tables]
     n_runs = {len(r) for r in runs_of.values()}
     if len(n_runs) != 1 or not next(iter(n_runs)):
         return None
-    first = pa.concat_tables(runs_of[families[0]][0])
+    first = runs_of[families[0]][0]
     tasks = sorted(set(first["task"].to_pylist()))
     samples = np.unique(first.filter(pc.equal(first["task"], tasks[0]))["sample"].to_numpy())
     labels: dict[str, np.ndarray] = {}
@@ -144,9 +144,8 @@ def _stack(
         stacked = []
         for family in families:
             per_run = []
-            for parts in runs_of[family]:
-                table = pa.concat_tables(parts)
-                table = table.filter(pc.equal(table["task"], task))
+            for run in runs_of[family]:
+                table = run.filter(pc.equal(run["task"], task))
                 order = np.argsort(table["sample"].to_numpy(), kind="stable")
                 sample = table["sample"].to_numpy()[order]
                 if not np.array_equal(sample, samples):

@@ -124,13 +124,9 @@ def _apart_lines(rec: Recommendation) -> list[str]:
 
 def _md_apart(rec: Recommendation) -> list[str]:
     lines = _apart_lines(rec)
-    return (
-        ["", "## Excluded, failed or tied", ""]
-        + [f"- {line}" for line in lines]
-        + ([f"- tied with the best: {', '.join(rec.tied)}"] if len(rec.tied) > 1 else [])
-        if lines or len(rec.tied) > 1
-        else []
-    )
+    if len(rec.tied) > 1:
+        lines.append(f"tied with the best: {', '.join(rec.tied)}")
+    return ["", "## Excluded, failed or tied", "", *(f"- {line}" for line in lines)] if lines else []
 
 
 def _md_search(rec: Recommendation) -> list[str]:

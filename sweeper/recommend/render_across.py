@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Console
 from rich.table import Table
 
@@ -17,6 +19,10 @@ def across_headline(result: Across) -> str:
     return f"best default fusion across {len(result.sweeps)} sweeps: {result.default_fusion}{tie}; " + (
         f"decided by: {result.decided_by}"
     )
+
+
+def render_across_json(result: Across) -> str:
+    return json.dumps(result.to_dict(), indent=2, default=str)
 
 
 def render_across_markdown(result: Across, plots: dict[str, str] | None = None) -> str:

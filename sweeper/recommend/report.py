@@ -7,14 +7,13 @@ when the rank test applies.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sweeper.recommend import plots
 from sweeper.recommend.across import Across
 from sweeper.recommend.rank import Recommendation
 from sweeper.recommend.render import render_json, render_markdown
-from sweeper.recommend.render_across import render_across_markdown
+from sweeper.recommend.render_across import render_across_json, render_across_markdown
 
 REPORT_DIR = "report"
 
@@ -54,7 +53,7 @@ def write_across_report(result: Across, folder: Path) -> Path:
         images["critical-difference diagram"] = "critical_difference.png"
     markdown = folder / "recommendation.md"
     markdown.write_text(render_across_markdown(result, images))
-    (folder / "recommendation.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    (folder / "recommendation.json").write_text(render_across_json(result))
     return markdown
 
 
