@@ -173,36 +173,36 @@ def recommend_command(
 def _print_recommendation(
     sweep_dirs: list[Path], options: RecommendOptions, fmt: Format, report_dir: Path | None = None
 ) -> None:
-    from sweeper.recommend import print_table, recommend, render_json, render_markdown
+    from sweeper.recommend import print_table, recommend
     from sweeper.recommend.report import REPORT_DIR, log_report, write_across_report, write_report
 
     kwargs = asdict(options)
     if len(sweep_dirs) > 1:
         from sweeper.recommend.across import recommend_across
-        from sweeper.recommend.render_across import print_across, render_across_json, render_across_markdown
+        from sweeper.recommend.render_across import print_across
 
         result = recommend_across(sweep_dirs, **kwargs)
-        folder = report_dir or sweep_dirs[0].parent / REPORT_DIR
-        written = write_across_report(result, folder)
-        if fmt is Format.json:
-            typer.echo(render_across_json(result))
-        elif fmt is Format.md:
-            typer.echo(render_across_markdown(result))
-        else:
-            print_across(result, console)
-            console.print(f"report: {written}", highlight=False)
+        report = write_across_report(result, report_dir or sweep_dirs[0].parent / REPORT_DIR)
+        _emit(fmt, report, lambda: print_across(result, console), logged=False)
         return
     rec = recommend(sweep_dirs[0], **kwargs)
     folder = report_dir or sweep_dirs[0] / REPORT_DIR
-    written = write_report(rec, folder)
+    report = write_report(rec, folder)
     logged = rec.confirmed and options.source == "parquet" and log_report(sweep_dirs[0], folder)
+    _emit(fmt, report, lambda: print_table(rec, console), logged=logged)
+
+
+def _emit(fmt: Format, report: Any, print_tables: Callable[[], None], *, logged: bool) -> None:
+    """The report's JSON or Markdown on stdout, or the terminal tables and where the report was written."""
     if fmt is Format.json:
-        typer.echo(render_json(rec))
+        typer.echo(report.json)
     elif fmt is Format.md:
-        typer.echo(render_markdown(rec))
+        typer.echo(report.markdown)
     else:
-        print_table(rec, console)
-        console.print(f"report: {written}" + (" (also on the MLflow parent run)" if logged else ""), highlight=False)
+        print_tables()
+        console.print(
+            f"report: {report.path}" + (" (also on the MLflow parent run)" if logged else ""), highlight=False
+        )
 
 
 @app.command()

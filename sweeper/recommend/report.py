@@ -7,6 +7,7 @@ when the rank test applies.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sweeper.recommend import plots
@@ -18,8 +19,8 @@ from sweeper.recommend.render_across import render_across_json, render_across_ma
 REPORT_DIR = "report"
 
 
-def write_report(rec: Recommendation, folder: Path) -> Path:
-    """The report of one sweep; returns the Markdown file. Plots need confirmed runs."""
+def write_report(rec: Recommendation, folder: Path) -> Report:
+    """The report of one sweep (Markdown, JSON, plots); plots need confirmed runs."""
     folder.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
     if rec.confirmed:
@@ -33,13 +34,10 @@ def write_report(rec: Recommendation, folder: Path) -> Path:
         regret = {f.fusion: {t.task: _regret(rec, f.fusion, t.task) for t in rec.task_winners} for f in rec.fusions}
         plots.plot_regret_heatmap(regret, folder / "regret.png", title=f"{rec.sweep}: regret against each task's best")
         images["regret by task"] = "regret.png"
-    markdown = folder / "recommendation.md"
-    markdown.write_text(render_markdown(rec, images))
-    (folder / "recommendation.json").write_text(render_json(rec))
-    return markdown
+    return _write_documents(folder, render_markdown(rec, images), render_json(rec))
 
 
-def write_across_report(result: Across, folder: Path) -> Path:
+def write_across_report(result: Across, folder: Path) -> Report:
     folder.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
     if result.families:
@@ -51,10 +49,20 @@ def write_across_report(result: Across, folder: Path) -> Path:
             title=f"mean ranks over {len(result.blocks)} blocks (Friedman p={result.friedman.p_value:.3g})",
         )  # fmt: skip
         images["critical-difference diagram"] = "critical_difference.png"
-    markdown = folder / "recommendation.md"
-    markdown.write_text(render_across_markdown(result, images))
-    (folder / "recommendation.json").write_text(render_across_json(result))
-    return markdown
+    return _write_documents(folder, render_across_markdown(result, images), render_across_json(result))
+
+
+@dataclass
+class Report:
+    path: Path  # the Markdown file; the JSON lies beside it
+    markdown: str
+    json: str
+
+
+def _write_documents(folder: Path, markdown: str, json: str) -> Report:
+    (folder / "recommendation.md").write_text(markdown)
+    (folder / "recommendation.json").write_text(json)
+    return Report(folder / "recommendation.md", markdown, json)
 
 
 def log_report(sweep_dir: Path, folder: Path) -> bool:

@@ -116,7 +116,7 @@ def test_selecting_on_test_or_an_unknown_prefer_is_refused(tmp_path: Path) -> No
 
 def test_report_has_the_sections_and_plots(tmp_path: Path) -> None:
     rec = recommend(write_sweep(tmp_path / "r", {"concat": Family(0.6), "gated": Family(0.9)}), n_boot=300)
-    markdown = write_report(rec, tmp_path / "r" / "report").read_text()
+    markdown = write_report(rec, tmp_path / "r" / "report").path.read_text()
     for section in ("## Ranking", "## Per task", "## Test split", "## Cost", "## Limitations", "ranking.png"):
         assert section in markdown
     assert (tmp_path / "r" / "report" / "regret.png").read_bytes()[:4] == b"\x89PNG"
@@ -136,7 +136,7 @@ def test_across_datasets_names_one_default_with_regret_ranks_and_a_friedman_test
     assert result.families[1].worst_regret > 0.05 and result.families[1].mean_rank == 2
     assert result.friedman is not None and result.missing == {"film": ["d0", "d1", "d2", "d3"]}
     assert result.excluded == ["concat"] and result.dataset_winners["d4"] == "film"
-    markdown = write_across_report(result, tmp_path / "report").read_text()
+    markdown = write_across_report(result, tmp_path / "report").path.read_text()
     assert "Friedman test over 5 blocks" in markdown and (tmp_path / "report" / "critical_difference.png").is_file()
     assert markdown.count("Test split (reported, never used to choose)") == 5  # the evidence of every dataset
     assert "| gated | " in markdown.split("### d3")[1]
