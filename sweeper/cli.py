@@ -38,7 +38,8 @@ def _user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except SweeperError as exc:
-            err_console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
+            # markup=False: a value the user gave, such as `[key]` or `[bold]`, is printed as given
+            err_console.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -8,6 +8,7 @@ value given and what is allowed. ``SweepSpec.trial_config`` turns one sampled se
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +20,7 @@ from sweeper.data.dataset import DatasetSpec
 from sweeper.data.manifest import ManifestSection, load_manifest, resolve_paths
 from sweeper.data.manifest import first_error as manifest_first_error
 from sweeper.errors import ConfigError, RegistryError
-from sweeper.models import FUSIONS, HEADS, ModelConfig, check_fusion_name
+from sweeper.models import ENCODERS, FUSIONS, HEADS, ModelConfig, check_fusion_name
 from sweeper.models.build import build_encoders
 from sweeper.params import ChoiceParam, FixedParam, Param, Scalar
 from sweeper.schema import StrictModel
@@ -127,8 +128,11 @@ class ResourcesSection(StrictModel):
     gpu: float = Field(0, ge=0)  # GPUs per trial; a fraction such as 0.25 packs trials onto one GPU
 
 
+_SWEEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
 class SweepSpec(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str  # becomes a folder under --sweeps-dir and the MLflow experiment's name
     description: str = ""
     data: Annotated[DataSection | ManifestSection, Field(discriminator="source")] = DataSection()
     model: dict[str, Any] = Field(default_factory=dict)  # defaults for ModelConfig fields
@@ -138,6 +142,16 @@ class SweepSpec(StrictModel):
     budget: BudgetSection = BudgetSection()
     confirm: ConfirmSection = ConfirmSection()
     resources: ResourcesSection = ResourcesSection()
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        if not _SWEEP_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not allowed; expected letters, digits, '_', '.' or '-', starting with a letter or "
+                "digit (it names the sweep's folder)"
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -284,6 +298,13 @@ def _check_registry_names(config: TrainConfig) -> None:
             LOSSES.get(loss)
     except RegistryError as exc:
         raise ConfigError(str(exc)) from None
+    for key, choice in config.model.encoders.items():  # whether `key` is a modality only the data can tell
+        name = choice.get("name") if isinstance(choice, dict) else choice
+        try:
+            if isinstance(name, str):  # a mapping without 'name' is reported with the modality it configures
+                ENCODERS.get(name)
+        except RegistryError as exc:
+            raise ConfigError(f"model.encoders.{key}: {exc}") from None
     model = config.model
     for fusion in {model.fusion, model.base_fusion if model.fusion == "hybrid" else model.fusion}:
         defaults = FUSIONS.get(fusion).hyperparameters if fusion in FUSIONS else {}
@@ -309,13 +330,17 @@ def _first_error(exc: ValidationError) -> str:
         del parts[1]  # the data union's tag
     if len(parts) > 2 and parts[0] == "parameters" and parts[2] in _PARAM_TYPES:
         del parts[2]  # the union's tag, which the user did not write as a key
+    if parts[-1:] == ["[key]"]:  # a mapping key of the wrong type, e.g. `1:` under parameters
+        where = ".".join(parts[:-2])
+        return f"{where}: key {err['input']!r} is {type(err['input']).__name__}; expected a name (a string)"
     loc = ".".join(parts)
     if err["type"] == "union_tag_not_found":
         return f"{loc}: 'type' is missing; allowed types: {', '.join(_PARAM_TYPES)}"
     if err["type"] == "union_tag_invalid":
         tag = err.get("ctx", {}).get("tag", "")
         return f"{loc}.type: unknown parameter type {tag!r}; allowed: {', '.join(_PARAM_TYPES)}"
-    given = "" if err["type"] == "value_error" else f" (got {err.get('input')!r})"
+    # A missing key's input is the mapping that lacks it, possibly the whole spec: not worth repeating.
+    given = "" if err["type"] in ("value_error", "missing") else f" (got {err.get('input')!r})"
     return f"{loc}: {msg}{given}" if loc else f"{msg}{given}"
 
 
@@ -335,11 +360,16 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not path.is_file():
         raise ConfigError(f"sweep spec {str(path)!r} does not exist or is not a file")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); a sweep spec is a YAML text file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if data is None and all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        raise ConfigError(f"{path}: the file is empty; a sweep spec is a YAML mapping with at least 'parameters'")
     if isinstance(data, dict) and "name" not in data:
         data = {"name": path.stem, **data}  # a spec without a name is named after its file
     spec = parse_spec(data, str(path))

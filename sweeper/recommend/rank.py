@@ -333,5 +333,11 @@ def read_spec(sweep_dir: Path) -> dict[str, Any]:
     path = sweep_dir / "spec.yaml"
     if not path.is_file():
         raise SweepError(f"{str(sweep_dir)!r} is not a sweep folder: spec.yaml is missing")
-    data = yaml.safe_load(path.read_text())
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:  # hand-edited, or not written by sweeper
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", exc)
+        raise SweepError(f"{str(path)!r} is not valid YAML{where}: {problem}; it should be the sweep's spec") from None
     return data if isinstance(data, dict) else {}
