@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from sweeper.console import make_console
-from sweeper.errors import SweeperError, SweepError
+from sweeper.errors import SweeperError, SweepError, SweepInterrupted
 
 app = typer.Typer(
     help="Sweep multimodal fusion architectures with Ray Tune, Optuna and ASHA; track in MLflow; recommend a default.",
@@ -31,12 +31,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors(command: F) -> F:
-    """Print a SweeperError as one line and exit 1; anything else is a bug and keeps its traceback."""
+    """Print a SweeperError as one line and exit 1 (130 after Ctrl-C); anything else is a bug and keeps its
+    traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except SweepInterrupted as exc:  # Ctrl-C during a sweep: stopped gracefully, resumable
+            err_console.print(str(exc), style="yellow", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+        except KeyboardInterrupt:  # Ctrl-C outside Ray Tune's loop (loading data, starting Ray)
+            err_console.print("interrupted", style="yellow", highlight=False)
+            raise typer.Exit(130) from None
         except SweeperError as exc:
             # markup=False: a value the user gave, such as `[key]` or `[bold]`, is printed as given
             err_console.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
@@ -69,18 +76,32 @@ def run(
         typer.Option(help="Confirm after the search: each family's best configuration x seeds (default: the spec's)."),
     ] = None,
     recommend: Annotated[bool, typer.Option(help="Print the recommendation when the sweep ends.")] = True,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the sweep of this name if its folder holds one; else start it.")
+    ] = False,
 ) -> None:
     """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; then the confirmation stage
     re-trains every fusion family's best configuration with several seeds. Results go to Parquet and MLflow."""
     from sweeper.config import load_spec, parse_spec
     from sweeper.tracking.mlflow_tracker import check_tracking_uri
     from sweeper.tune import run_sweep
-    from sweeper.tune.runner import check_reachable, check_sweep_dir
+    from sweeper.tune.runner import check_reachable, check_sweep_dir, load_sweep_spec
 
     sweep = load_spec(spec)
     if name:  # validated like a name in the spec: it becomes a folder under --sweeps-dir
         sweep = parse_spec({**sweep.model_dump(mode="json"), "name": name}, "--name")
     sweep_dir = sweeps_dir / sweep.name
+    if resume and overwrite:
+        raise SweepError("--resume continues the sweep in the folder and --overwrite replaces it: choose one")
+    if resume and (sweep_dir / "spec.yaml").is_file():
+        saved = load_sweep_spec(sweep_dir)
+        if saved.model_dump(mode="json") != sweep.model_dump(mode="json"):
+            raise SweepError(
+                f"{spec} differs from the spec sweep {str(sweep_dir)!r} was started with; --resume continues the "
+                "sweep as it was started: undo the change, or pass --name to start another sweep"
+            )
+        _resume(sweep_dir, address, tracking_uri, confirm, recommend)
+        return
     check_sweep_dir(sweep_dir, overwrite=overwrite)
     if address or os.environ.get("RAY_ADDRESS"):
         check_reachable(address or os.environ["RAY_ADDRESS"])
@@ -93,14 +114,71 @@ def run(
     outcome = run_sweep(
         sweep, sweep_dir, address=address, tracking_uri=tracking_uri, overwrite=overwrite, confirm=confirm
     )
+    _print_outcome(outcome, recommend)
+
+
+@app.command("resume")
+@_user_errors
+def resume_command(
+    sweep_dir: Annotated[Path, typer.Argument(help="The folder of an interrupted sweep, e.g. sweeps/demo.")],
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI (default: the sweep's own); another store gets the results replayed."),
+    ] = None,
+    confirm: Annotated[
+        bool | None, typer.Option(help="Run the confirmation stage after the search (default: the spec's).")
+    ] = None,
+    recommend: Annotated[bool, typer.Option(help="Print the recommendation when the sweep ends.")] = True,
+) -> None:
+    """Continue an interrupted sweep (killed driver, Ctrl-C, reboot, lost cluster): finished trials are kept,
+    interrupted ones continue from their last checkpoint, and MLflow, Optuna and ASHA carry on where they were."""
+    _resume(sweep_dir, address, tracking_uri, confirm, recommend)
+
+
+def _resume(
+    sweep_dir: Path, address: str | None, tracking_uri: str | None, confirm: bool | None, recommend: bool
+) -> None:
+    from sweeper.tracking.mlflow_tracker import check_tracking_uri
+    from sweeper.tune.runner import check_reachable, load_sweep_spec, resume_sweep
+
+    spec = load_sweep_spec(sweep_dir)
+    if address or os.environ.get("RAY_ADDRESS"):
+        check_reachable(address or os.environ["RAY_ADDRESS"])
+    if tracking_uri:
+        check_tracking_uri(tracking_uri)
+    console.print(f"resuming sweep [bold]{spec.name}[/bold] ({spec.budget.num_samples} trials) in {sweep_dir}")
+    _print_outcome(resume_sweep(sweep_dir, address=address, tracking_uri=tracking_uri, confirm=confirm), recommend)
+
+
+def _print_outcome(outcome: Any, recommend: bool) -> None:
     counts = ", ".join(f"{n} {status}" for status, n in outcome.counts.items() if n)
     console.print(f"search finished in {outcome.wall_s:.1f} s: {counts}")
     if outcome.confirm_counts is not None:
         done = ", ".join(f"{n} {status}" for status, n in outcome.confirm_counts.items() if n) or "nothing to add"
         console.print(f"confirmation finished in {outcome.confirm_wall_s:.1f} s: {done}")
+    sweep_dir = outcome.sweep_dir
     console.print(f"results: {sweep_dir}/results   MLflow: {outcome.tracking_uri}   UI: sweeper ui {sweep_dir}")
     if recommend:
         _print_recommendation([sweep_dir], RecommendOptions(), Format.table)
+
+
+@app.command("sync")
+@_user_errors
+def sync_command(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder, e.g. sweeps/demo.")],
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="The MLflow store to fill (default: the sweep's own), e.g. a team server.")
+    ] = None,
+) -> None:
+    """Push a sweep's Parquet results into MLflow: after a tracking-server outage, or to publish a sweep run on a
+    laptop to a team server. Idempotent: running it again adds nothing."""
+    from sweeper.tracking.sync import sync_sweep
+
+    counts = sync_sweep(sweep_dir, tracking_uri)
+    console.print(f"synced {sweep_dir}: {counts}")
 
 
 @app.command("confirm")

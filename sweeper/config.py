@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_serializer, model_validator
 
 from sweeper.data import MultimodalDataset, make_synthetic
 from sweeper.data.dataset import DatasetSpec
@@ -72,6 +72,15 @@ class DataSection(StrictModel):
                 raise ValueError(f"{given} does not apply to scenario {self.scenario!r}{allowed}")
         return self
 
+    @model_serializer(mode="wrap")
+    def _without_sizes_it_does_not_take(self, handler: Any) -> Any:
+        """A dumped spec (a sweep's spec.yaml) must validate again: sizes the scenario ignores are left out."""
+        from sweeper.data.synthetic import scenario_sizes
+
+        data = handler(self)
+        takes = scenario_sizes(self.scenario)
+        return {k: v for k, v in data.items() if k not in ("image_size", "signal_length") or k in takes}
+
 
 class ObjectiveSection(StrictModel):
     metric: str = "val/mean_macro_f1"  # any reported val metric, e.g. val/agree/auroc
@@ -108,6 +117,14 @@ class ConfirmSection(StrictModel):
     first_seed: int = Field(1000, ge=0)  # seeds are first_seed, first_seed + 1, ...; apart from the search's seed
 
 
+class FailureSection(StrictModel):
+    """What happens when a trial's worker process or node dies."""
+
+    # Times a trial is restarted from its last checkpoint after its worker died (Ray Tune's FailureConfig). A
+    # mistake in the configuration (a diverging learning rate, a bad hyperparameter) is never retried.
+    max_retries: int = Field(2, ge=0)
+
+
 class BudgetSection(StrictModel):
     num_samples: int = Field(12, ge=1)  # trials Optuna proposes
     max_epochs: int = Field(6, ge=1)  # full budget of a trial; ASHA's max_t
@@ -142,6 +159,7 @@ class SweepSpec(StrictModel):
     budget: BudgetSection = BudgetSection()
     confirm: ConfirmSection = ConfirmSection()
     resources: ResourcesSection = ResourcesSection()
+    failure: FailureSection = FailureSection()
 
     @field_validator("name")
     @classmethod

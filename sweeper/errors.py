@@ -27,5 +27,16 @@ class SweepError(SweeperError):
     """A sweep cannot start, or its folder is not a sweep."""
 
 
+class SweepInterrupted(SweepError):
+    """The sweep stopped before its end (Ctrl-C); what ran is kept and ``sweeper resume`` continues it."""
+
+    def __init__(self, sweep_dir: object, interrupted: int) -> None:
+        self.sweep_dir = sweep_dir
+        super().__init__(
+            f"interrupted: {interrupted} running trials were stopped and recorded as interrupted; every result so far "
+            f"is kept. Continue with: sweeper resume {sweep_dir}"
+        )
+
+
 class TrainingDiverged(SweeperError):
     """A trial's loss or objective became NaN or infinite: the trial fails with this reason and is never ranked."""

@@ -146,7 +146,7 @@ CASES = [
         spec(bogus=1),
         CHECK,
         "s.yaml: unknown key 'bogus'; allowed: name, description, data, model, train, objective, parameters, budget, "
-        "confirm, resources",
+        "confirm, resources, failure",
         id="unknown top-level key",
     ),
     pytest.param(
@@ -545,7 +545,7 @@ CASES = [
     pytest.param(
         no_files,
         ["confirm", ".", "--seeds", "0"],
-        "'{tmp}' is not a sweep folder: spec.yaml is missing",
+        "'.' is not a sweep folder: spec.yaml is missing",
         id="confirm non-sweep folder",
     ),
     pytest.param(
@@ -556,6 +556,53 @@ CASES = [
         ["ui", "."],
         "no MLflow store in '.': mlflow.db is missing (is it a sweep folder?)",
         id="ui non-sweep folder",
+    ),
+    # Resuming, syncing and confirming a folder that is no sweep, or a sweep whose spec was hand-broken.
+    pytest.param(no_files, ["resume", "nope"], "sweep folder 'nope' does not exist", id="resume missing folder"),
+    pytest.param(
+        no_files, ["resume", "."], "'.' is not a sweep folder: spec.yaml is missing", id="resume non-sweep folder"
+    ),
+    pytest.param(
+        text("name: [x", "sw/spec.yaml"),
+        ["confirm", "sw"],
+        "sw/spec.yaml: not valid YAML at line 1: expected ',' or ']', but got '<stream end>'",
+        id="confirm with a broken spec.yaml",
+    ),
+    pytest.param(
+        no_files, ["sync", "."], "'.' is not a sweep folder: spec.yaml is missing", id="sync non-sweep folder"
+    ),
+    pytest.param(
+        SPEC_ONLY_SWEEP,
+        ["sync", "sw", "--tracking-uri", "ftp://x"],
+        "unsupported MLflow tracking URI 'ftp://x'; expected http(s)://host:port, sqlite:///path/mlflow.db, a database "
+        "URI (postgresql://, mysql://, mssql://), file:///path or a folder",
+        id="sync to an unsupported tracking URI",
+    ),
+    pytest.param(
+        spec(),
+        [*RUN, "--tracking-uri", "ftp://x"],
+        "unsupported MLflow tracking URI 'ftp://x'; expected http(s)://host:port, sqlite:///path/mlflow.db, a database "
+        "URI (postgresql://, mysql://, mssql://), file:///path or a folder",
+        id="run with an unsupported tracking URI",
+    ),
+    pytest.param(
+        lambda folder: (spec()(folder), text("mine", "notes")(folder)),
+        ["run", "s.yaml", "--sweeps-dir", "notes"],
+        "sweep folder 'notes/tiny' cannot be made: 'notes' is a file",
+        id="run with --sweeps-dir a file",
+    ),
+    pytest.param(
+        both(section("budget", num_samples=9), text(yaml.safe_dump(TINY), "sw/tiny/spec.yaml")),
+        [*RUN, "--resume"],
+        "s.yaml differs from the spec sweep 'sw/tiny' was started with; --resume continues the sweep as it was "
+        "started: undo the change, or pass --name to start another sweep",
+        id="run --resume with a changed spec",
+    ),
+    pytest.param(
+        spec(),
+        [*RUN, "--resume", "--overwrite"],
+        "--resume continues the sweep in the folder and --overwrite replaces it: choose one",
+        id="run --resume --overwrite",
     ),
     # Other commands.
     pytest.param(

@@ -19,6 +19,13 @@ class TrialStatus(str, Enum):
     COMPLETED = "completed"  # trained for max_epochs
     PRUNED = "pruned"  # stopped early by the scheduler (ASHA)
     FAILED = "failed"  # raised an error
+    INTERRUPTED = "interrupted"  # the sweep stopped (Ctrl-C) while it ran; `sweeper resume` continues it
+    DISCARDED = "discarded"  # ran after Ray Tune last saved its state; a resume runs a new trial in its place
+
+    @property
+    def ended(self) -> bool:
+        """Finished for good: a resume does not run it again."""
+        return self in (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.DISCARDED)
 
     @classmethod
     def of(cls, last_epoch: int | None, max_epochs: int, *, error: bool) -> TrialStatus:
@@ -40,6 +47,7 @@ class TrialRecord:
     wall_s: float = 0.0  # trial wall time as Ray measured it, overheads included
     started_at: float | None = None  # unix time the driver saw the trial start
     ended_at: float | None = None  # unix time the driver saw the trial end
+    retries: int = 0  # restarts from a checkpoint after its worker process or node died
     # Which stage ran it: {"stage": "search"}, or for a confirmation run {"stage": "confirm", "seed", "fold",
     # "folds", "source_trial"} (fold and folds are None without cross-validation).
     run: dict[str, Any] = field(default_factory=lambda: {"stage": "search"})

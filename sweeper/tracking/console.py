@@ -9,7 +9,12 @@ from rich.console import Console
 from sweeper.console import make_console
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
 
-_STYLE = {TrialStatus.COMPLETED: "green", TrialStatus.PRUNED: "yellow", TrialStatus.FAILED: "red"}
+_STYLE = {
+    TrialStatus.COMPLETED: "green",
+    TrialStatus.PRUNED: "yellow",
+    TrialStatus.FAILED: "red",
+    TrialStatus.INTERRUPTED: "magenta",
+}
 
 
 class ConsoleProgress(SweepCallback):
@@ -28,7 +33,9 @@ class ConsoleProgress(SweepCallback):
         return {k: v for k, v in self.__dict__.items() if k != "console"}
 
     def on_trial_end(self, trial: TrialRecord) -> None:
-        self.ended += 1
+        if trial.status is TrialStatus.DISCARDED:
+            return
+        self.ended += trial.status is not TrialStatus.INTERRUPTED
         last = trial.epochs[-1] if trial.epochs else {}
         score = last.get(self.objective)
         run = {k: v for k, v in trial.run.items() if k in ("seed", "fold") and v is not None}

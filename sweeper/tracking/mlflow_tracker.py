@@ -2,12 +2,16 @@
 
 Trial results reach the driver through Ray, so workers need no MLflow access. The default store is SQLite inside
 the sweep folder (``sqlite:///<sweep>/mlflow.db``) with artifacts beside it; a server URI can be given instead.
+
+A tracking server that goes away does not stop the sweep: the tracker says so once, lets Parquet keep everything,
+and every ``retry_s`` seconds tries to replay what MLflow missed from Parquet (``sync.Mirror.sync``). A sweep that
+ends with the server still away says how to replay it later (``sweeper sync``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import socket
 import time
 from pathlib import Path
@@ -16,15 +20,20 @@ from urllib.parse import urlparse
 
 from sweeper.errors import SweepError
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
+from sweeper.tracking.sync import TRACKING_FILE, Mirror, parent_run, read_tracking
 
 MLFLOW_DB = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
-TRACKING_FILE = "tracking.json"  # the sweep's tracking URI and parent run id, so a later stage logs under it
-_RUN_STATUS = {
-    TrialStatus.COMPLETED: "FINISHED",
-    TrialStatus.PRUNED: "FINISHED",
-    TrialStatus.FAILED: "FAILED",
+# A tracking server that does not answer must not hold the sweep for minutes (MLflow's defaults: 7 retries with
+# exponential backoff, 120 s timeout); the tracker retries by itself, from Parquet.
+_HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
+
+
+_TRACKING_SCHEMES = ("", "http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks")
 
 
 def default_tracking_uri(sweep_dir: Path) -> str:
@@ -32,8 +41,14 @@ def default_tracking_uri(sweep_dir: Path) -> str:
 
 
 def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
-    """Fail fast on a tracking server nothing listens on; MLflow's client would retry for minutes."""
+    """Fail fast on a URI MLflow cannot use, or a tracking server nothing listens on (MLflow would retry for
+    minutes)."""
     parsed = urlparse(uri)
+    if parsed.scheme.split("+")[0] not in _TRACKING_SCHEMES:  # postgresql+psycopg2:// names a driver
+        raise SweepError(
+            f"unsupported MLflow tracking URI {uri!r}; expected http(s)://host:port, sqlite:///path/mlflow.db, "
+            "a database URI (postgresql://, mysql://, mssql://), file:///path or a folder"
+        )
     if parsed.scheme not in ("http", "https"):
         return
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -44,7 +59,12 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
 
 
 class MlflowTracker(SweepCallback):
-    """Mirrors a sweep into MLflow: the experiment is named after the sweep; the parent run carries the spec."""
+    """Mirrors a sweep into MLflow: the experiment is named after the sweep; the parent run carries the spec.
+
+    Every stage of a sweep (search, confirmation, a resume) logs under the same parent run. On start the tracker
+    first brings MLflow level with the Parquet results already in the sweep folder, so a resumed sweep continues its
+    runs instead of duplicating them.
+    """
 
     def __init__(
         self,
@@ -55,7 +75,10 @@ class MlflowTracker(SweepCallback):
         sweep_params: dict[str, Any],
         default_fusion: str = "concat",
         *,
+        objective: str,
+        param_names: list[str],
         stage: str = "search",
+        retry_s: float | None = None,
     ) -> None:
         self.sweep_dir = Path(sweep_dir)
         self.sweep = sweep
@@ -63,126 +86,140 @@ class MlflowTracker(SweepCallback):
         self.spec_file = spec_file
         self.sweep_params = sweep_params
         self.default_fusion = default_fusion  # the fusion of trials whose space does not sample one
-        self.stage = stage  # search: a new parent run; a later stage (confirm) logs under the saved one
-        self.parent_run_id: str | None = None
-        self._runs: dict[str, str] = {}  # trial_id -> MLflow run id
+        self.objective = objective
+        self.param_names = param_names
+        self.stage = stage
+        # How often to try a store that went away: SWEEPER_MLFLOW_RETRY_S seconds (15 by default).
+        self.retry_s = retry_s if retry_s is not None else float(os.environ.get("SWEEPER_MLFLOW_RETRY_S", "15"))
+        self.mirror: Mirror | None = None
+        self.down_since: float | None = None  # when the store stopped answering; None while it answers
+        self._last_try = 0.0
+
+    @property
+    def parent_run_id(self) -> str | None:
+        return self.mirror.parent_run_id if self.mirror else None
 
     def __getstate__(self) -> dict:
         # Ray Tune pickles its callbacks with the experiment; the client is made again in on_sweep_start.
-        return {k: v for k, v in self.__dict__.items() if k != "client"}
+        return {**self.__dict__, "mirror": None}
 
     def on_sweep_start(self) -> None:
+        """Connect, and bring MLflow level with Parquet. A new sweep fails here if the store refuses it; a sweep
+        that has logged before (a resume, a later stage) goes on without MLflow and replays later."""
         for name in ("alembic", "mlflow.store.db.utils"):  # schema migrations of a new SQLite store
             logging.getLogger(name).setLevel(logging.WARNING)
+        for key, value in _HTTP_SETTINGS.items():
+            os.environ.setdefault(key, value)
         from mlflow.exceptions import MlflowException
-        from mlflow.tracking import MlflowClient
 
         try:
-            self.client = MlflowClient(self.tracking_uri)
-            self.experiment_id = self._experiment()
-            saved = read_tracking(self.sweep_dir)
-            if self.stage != "search" and saved.get("parent_run_id"):
-                self.parent_run_id = str(saved["parent_run_id"])
-                self.client.update_run(self.parent_run_id, status="RUNNING")
+            self._connect()
+        except MlflowException as exc:
+            if read_tracking(self.sweep_dir).get("parent_run_id"):
+                self._went_away(exc)
                 return
-            parent = self.client.create_run(
-                self.experiment_id,
-                run_name=self.sweep,
-                tags={"sweeper.role": "sweep", "sweeper.sweep": self.sweep},
-            )
-            self.parent_run_id = parent.info.run_id
-            self._log_params(self.parent_run_id, self.sweep_params)
-            self.client.log_artifact(self.parent_run_id, str(self.spec_file))
-            info = {"tracking_uri": self.tracking_uri, "parent_run_id": self.parent_run_id}
-            (self.sweep_dir / TRACKING_FILE).write_text(json.dumps(info, indent=2))
-        except MlflowException as exc:  # a refusing server or store: the user's setting, said in one line
-            message = str(exc.message).splitlines()[0]
+            message = str(exc.message).splitlines()[0]  # a refusing server or store: the user's setting
             raise SweepError(f"MLflow at {self.tracking_uri!r} refused the sweep: {message}") from None
 
-    def _experiment(self) -> str:
-        """The id of the experiment named after the sweep, created (artifacts beside a SQLite store) if new."""
-        experiment = self.client.get_experiment_by_name(self.sweep)
-        if experiment is not None:
-            return str(experiment.experiment_id)
-        artifacts = None
-        if self.tracking_uri.startswith("sqlite:"):
-            artifacts = (self.sweep_dir / ARTIFACTS_DIR).resolve().as_uri()
-        return str(self.client.create_experiment(self.sweep, artifact_location=artifacts))
+    def _connect(self) -> None:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(self.tracking_uri)
+        experiment_id, parent_id, _ = parent_run(
+            client, self.sweep_dir, self.sweep, self.tracking_uri, self.sweep_params, self.spec_file
+        )
+        mirror = Mirror(client, experiment_id, parent_id, self.sweep, self.objective, self.default_fusion)
+        mirror.load_runs()
+        mirror.sync(self.sweep_dir, self.param_names)  # a resumed sweep, or after an outage: what MLflow missed
+        client.update_run(parent_id, status="RUNNING")
+        self.mirror = mirror
 
     def on_trial_start(self, trial: TrialRecord) -> None:
-        assert self.parent_run_id is not None, "on_sweep_start must run first"
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=trial.trial_id,
-            tags={
-                "mlflow.parentRunId": self.parent_run_id,
-                "sweeper.role": "trial",
-                "sweeper.sweep": self.sweep,
-                "sweeper.trial_id": trial.trial_id,
-                "fusion": str(trial.params.get("fusion", self.default_fusion)),
-                "status": TrialStatus.RUNNING.value,
-                **{f"sweeper.{k}": str(v) for k, v in trial.run.items() if v is not None},
-            },
-        )
-        self._runs[trial.trial_id] = run.info.run_id
-        self._log_params(run.info.run_id, trial.params)
+        def start(mirror: Mirror) -> None:
+            mirror.start_run(trial.trial_id, trial.params, trial.run, TrialStatus.RUNNING.value)
+            mirror.reopen_run(trial.trial_id)
+
+        self._write(start)
 
     def on_predictions(self, trial: TrialRecord, table: Any) -> None:
-        import tempfile
+        from sweeper.tracking.predictions import PREDICTIONS_DIR
 
-        from sweeper.tracking.predictions import PREDICTIONS_FILE, write_predictions
-
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / PREDICTIONS_FILE
-            write_predictions(table, path)
-            self.client.log_artifact(self._runs[trial.trial_id], str(path))
+        # ParquetResults (first in line) has written the file; MLflow gets the same bytes.
+        path = self.sweep_dir / PREDICTIONS_DIR / f"{trial.trial_id}.parquet"
+        self._write(lambda mirror: mirror.log_predictions(trial.trial_id, path))
 
     def on_epoch(self, trial: TrialRecord, metrics: dict[str, float]) -> None:
-        from mlflow.entities import Metric
-
-        step = int(metrics["epoch"])
-        now = int(time.time() * 1000)
-        # Metric names are kept as reported ('val/agree/acc'), so Parquet and MLflow columns match.
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if k != "epoch"]
-        self.client.log_batch(self._runs[trial.trial_id], metrics=batch)
+        # Metric names are kept as reported ('val/agree/acc'), so Parquet and MLflow columns match. A resumed trial
+        # that reports an epoch again is not logged twice.
+        self._write(lambda mirror: mirror.log_epochs(trial.trial_id, [metrics]))
 
     def on_trial_end(self, trial: TrialRecord) -> None:
-        run_id = self._runs.get(trial.trial_id)
-        if run_id is None:  # failed before it started
-            self.on_trial_start(trial)
-            run_id = self._runs[trial.trial_id]
-        self.client.set_tag(run_id, "status", trial.status.value)
-        if trial.error:
-            self.client.set_tag(run_id, "error", trial.error[:5000])
-        self.client.set_terminated(run_id, status=_RUN_STATUS.get(trial.status, "FINISHED"))
+        def end(mirror: Mirror) -> None:
+            if trial.status is TrialStatus.DISCARDED:
+                mirror.delete_run(trial.trial_id)
+                return
+            mirror.start_run(trial.trial_id, trial.params, trial.run, trial.status.value)  # failed before it started
+            mirror.end_run(trial.trial_id, trial.status, trial.error)
+
+        self._write(end)
 
     def on_sweep_end(self, trials: list[TrialRecord]) -> None:
-        if self.parent_run_id is None:
+        if self.down_since is not None:
+            self._catch_up(force=True)
+        self._write(lambda mirror: mirror.close_parent(self.sweep_dir, [self.stage]))
+        if self.down_since is not None:
+            _warn(
+                f"MLflow at {self.tracking_uri!r} is still unreachable; the results are complete in Parquet. "
+                f"Replay them with: sweeper sync {self.sweep_dir}"
+            )
+
+    def _write(self, action: Any) -> None:
+        """Do one MLflow write; while the store is away, try to replay from Parquet every ``retry_s`` instead."""
+        if self.down_since is not None:
+            self._catch_up()
             return
-        counts = {s.value: sum(t.status is s for t in trials) for s in TrialStatus}
-        prefix = "trials" if self.stage == "search" else self.stage
-        self.client.log_batch(
-            self.parent_run_id,
-            metrics=[_metric(f"{prefix}_{k}", v) for k, v in counts.items()],
+        assert self.mirror is not None, "on_sweep_start must run first"
+        try:
+            action(self.mirror)
+        except Exception as exc:  # an unreachable or failing store must not stop the sweep
+            self._went_away(exc)
+
+    def _went_away(self, exc: Exception) -> None:
+        self.down_since = self._last_try = time.time()
+        _warn(
+            f"MLflow at {self.tracking_uri!r} failed ({_first_line(exc)}); the sweep goes on, Parquet keeps every "
+            f"result, and they are replayed to MLflow once it answers"
         )
-        results = self.sweep_dir / "results" / "trials.parquet"
-        if results.is_file():
-            self.client.log_artifact(self.parent_run_id, str(results))
-        self.client.set_terminated(self.parent_run_id, status="FINISHED")
 
-    def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
-
-
-def read_tracking(sweep_dir: Path) -> dict[str, Any]:
-    """What the search stage saved: the tracking URI and the parent run id (empty for an older sweep)."""
-    path = Path(sweep_dir) / TRACKING_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    def _catch_up(self, *, force: bool = False) -> None:
+        if not force and time.time() - self._last_try < self.retry_s:
+            return
+        self._last_try = time.time()
+        try:
+            self._connect()  # finds the parent and child runs again, and syncs what they lack
+        except Exception:  # still away
+            return
+        away = time.time() - (self.down_since or time.time())
+        self.down_since = None
+        _warn(f"MLflow at {self.tracking_uri!r} answers again after {away:.0f} s; what it missed is replayed")
 
 
-def _metric(key: str, value: float) -> Any:
-    from mlflow.entities import Metric
+def sweep_params(spec: Any) -> dict[str, object]:
+    """What the parent run shows of a SweepSpec: the objective, the budget and the resources per trial."""
+    budget = {f"budget.{k}": v for k, v in spec.budget.model_dump().items()}
+    resources = {f"resources.{k}": v for k, v in spec.resources.model_dump().items()}
+    return {"objective": spec.objective.metric, "mode": spec.objective.mode, **budget, **resources}
 
-    return Metric(key, float(value), int(time.time() * 1000), 0)
+
+def _warn(message: str) -> None:
+    from sweeper.console import make_console
+
+    make_console(stderr=True).print(f"warning: {message}", style="yellow", highlight=False, soft_wrap=True)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+__all__ = ["TRACKING_FILE", "MlflowTracker", "check_tracking_uri", "default_tracking_uri", "read_tracking"]

@@ -1,10 +1,15 @@
-"""Results as Parquet, the source of truth: one row per (trial, epoch), appended as results arrive.
+"""Results as Parquet, the source of truth: one row per (trial, epoch) and one per trial, appended as results arrive.
 
-Every reported epoch is written at once as its own small Parquet file under ``results/epochs/``, so a crash loses
-nothing already reported; ``read_epochs`` reads them back as one table. ``results/trials.parquet`` holds one row
-per trial (status, configuration, final and best metrics) and is replaced atomically whenever a trial ends. Rows carry
-the stage that ran them (``search`` or ``confirm``, with ``seed``, ``fold`` and ``folds``); a later stage keeps the
-rows of earlier ones. Confirmation runs' per-sample predictions go to ``results/predictions/``.
+Two append-only logs under ``results/`` (see ``results_log``): ``epochs/`` with one row per reported (trial, epoch)
+and ``trials/`` with a trial's row each time its state changes (started, ended, interrupted, discarded). Every row
+is on disk when its hook returns, so a crash loses nothing already reported; readers keep the last row per
+(trial, epoch) and per trial, so a resumed trial that reports an epoch again is read once. ``results/trials.parquet``
+is the trial table exported at the end of each stage, for people and tools that want one file.
+
+Rows carry the stage that ran them (``search`` or ``confirm``, with ``seed``, ``fold`` and ``folds``). A trial that
+a resume discarded (it ran after Ray Tune last saved its state, so Tune runs a new trial in its place) keeps a
+``discarded`` row; readers leave it and its epochs out. Confirmation runs' per-sample predictions go to
+``results/predictions/``.
 """
 
 from __future__ import annotations
@@ -14,14 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sweeper.errors import SweepError
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
 from sweeper.tracking.predictions import PREDICTIONS_DIR, write_predictions
+from sweeper.tracking.results_log import ResultsLog, read_log
 
 EPOCHS_DIR = Path("results") / "epochs"
+TRIALS_LOG_DIR = Path("results") / "trials"
 TRIALS_FILE = Path("results") / "trials.parquet"
+EPOCH_KEY = ("trial_id", "epoch")
+TRIAL_KEY = ("trial_id",)
 
 
 class ParquetResults(SweepCallback):
@@ -33,50 +43,35 @@ class ParquetResults(SweepCallback):
         self.param_names = param_names
         self.objective = objective
         self.mode = mode
-        self._trials: dict[str, TrialRecord] = {}
-        self._earlier: list[dict[str, Any]] = []  # rows of an earlier stage of this sweep, kept as they are
-
-    def on_sweep_start(self) -> None:
-        (self.sweep_dir / EPOCHS_DIR).mkdir(parents=True, exist_ok=True)
-        if (self.sweep_dir / TRIALS_FILE).is_file():
-            self._earlier = read_trials(self.sweep_dir).to_pylist()
+        self.epochs = ResultsLog(self.sweep_dir / EPOCHS_DIR, EPOCH_KEY, rows_per_part=5000)
+        self.trials = ResultsLog(self.sweep_dir / TRIALS_LOG_DIR, TRIAL_KEY, rows_per_part=1000)
 
     def on_predictions(self, trial: TrialRecord, table: pa.Table) -> None:
         write_predictions(table, self.sweep_dir / PREDICTIONS_DIR / f"{trial.trial_id}.parquet")
 
     def on_trial_start(self, trial: TrialRecord) -> None:
-        self._trials[trial.trial_id] = trial
+        self.trials.append(self._summary(trial))
 
     def on_epoch(self, trial: TrialRecord, metrics: dict[str, float]) -> None:
-        epoch = int(metrics["epoch"])
         row = {
             "sweep": self.sweep,
             "trial_id": trial.trial_id,
             **_run_columns(trial),
             **self._config(trial),
             **metrics,
-            "epoch": epoch,
+            "epoch": int(metrics["epoch"]),
         }
-        path = self.sweep_dir / EPOCHS_DIR / f"{trial.trial_id}-{epoch:04d}.parquet"
-        _write_atomic(pa.Table.from_pylist([row]), path)
+        self.epochs.append(row)
 
     def on_trial_end(self, trial: TrialRecord) -> None:
-        self._trials[trial.trial_id] = trial
-        self.write_summary()
+        self.trials.append(self._summary(trial))
 
     def on_sweep_end(self, trials: list[TrialRecord]) -> None:
-        for trial in trials:
-            self._trials.setdefault(trial.trial_id, trial)
-        self.write_summary()
-
-    def write_summary(self) -> None:
-        ours = set(self._trials)
-        earlier = [r for r in self._earlier if r["trial_id"] not in ours]
-        rows = earlier + [self._summary(t) for t in self._trials.values()]
-        if rows:
-            columns = list(dict.fromkeys(k for row in rows for k in row))  # union, in first-seen order
-            table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
-            _write_atomic(table, self.sweep_dir / TRIALS_FILE)
+        self.epochs.compact(full=True)
+        self.trials.compact(full=True)
+        table = read_log(self.sweep_dir / TRIALS_LOG_DIR, TRIAL_KEY)
+        if table is not None:
+            _write_atomic(_without_discarded(table), self.sweep_dir / TRIALS_FILE)
 
     def _config(self, trial: TrialRecord) -> dict[str, Any]:
         return {f"config/{name}": trial.params.get(name) for name in self.param_names}
@@ -99,6 +94,7 @@ class ParquetResults(SweepCallback):
             "started_at": trial.started_at,
             "ended_at": trial.ended_at,
             "error": trial.error,
+            "retries": trial.retries,
             **{k: v for k, v in last.items() if k not in ("epoch", "time/epoch_s", "time/train_s")},
         }
 
@@ -107,6 +103,7 @@ def _run_columns(trial: TrialRecord) -> dict[str, Any]:
     run = trial.run
     return {
         "stage": run.get("stage", "search"),
+        "experiment": run.get("experiment"),
         "seed": run.get("seed"),
         "fold": run.get("fold"),
         "folds": run.get("folds"),
@@ -120,20 +117,41 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _without_discarded(trials: pa.Table) -> pa.Table:
+    return trials.filter(pc.not_equal(trials["status"], TrialStatus.DISCARDED.value))
+
+
+def _trial_log(sweep_dir: Path) -> pa.Table | None:
+    return read_log(Path(sweep_dir) / TRIALS_LOG_DIR, TRIAL_KEY)
+
+
 def read_epochs(sweep_dir: str | Path) -> pa.Table:
-    """Every (trial, epoch) row written so far, columns unified across files (missing values are null)."""
-    files = sorted((Path(sweep_dir) / EPOCHS_DIR).glob("*.parquet"))
-    if not files:
+    """Every (trial, epoch) row written so far, once each, columns unified (missing values are null)."""
+    sweep_dir = Path(sweep_dir)
+    table = read_log(sweep_dir / EPOCHS_DIR, EPOCH_KEY)
+    if table is None:
         raise SweepError(f"no results in {str(sweep_dir)!r}: expected Parquet files under {EPOCHS_DIR}/")
-    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    trials = _trial_log(sweep_dir)
+    if trials is not None:
+        gone = trials.filter(pc.equal(trials["status"], TrialStatus.DISCARDED.value))["trial_id"]
+        if len(gone):
+            table = table.filter(pc.invert(pc.is_in(table["trial_id"], value_set=gone)))
+    return table
 
 
-def read_trials(sweep_dir: str | Path) -> pa.Table:
-    """The trial summary: one row per trial with its status, configuration and final metrics."""
-    path = Path(sweep_dir) / TRIALS_FILE
-    if not path.is_file():
-        raise SweepError(f"{str(sweep_dir)!r} is not a sweep folder: {TRIALS_FILE} is missing")
-    return pq.read_table(path)
+def read_trials(sweep_dir: str | Path, *, discarded: bool = False) -> pa.Table:
+    """The trial table: one row per trial with its status, configuration and latest metrics.
+
+    Trials a resume discarded are left out unless ``discarded``.
+    """
+    sweep_dir = Path(sweep_dir)
+    table = _trial_log(sweep_dir)
+    if table is None:
+        path = sweep_dir / TRIALS_FILE  # a table written whole (hand-built sweeps)
+        if not path.is_file():
+            raise SweepError(f"{str(sweep_dir)!r} is not a sweep folder: {TRIALS_FILE} is missing")
+        table = pq.read_table(path)
+    return table if discarded else _without_discarded(table)
 
 
 __all__ = ["ParquetResults", "TrialStatus", "read_epochs", "read_trials"]

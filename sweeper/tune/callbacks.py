@@ -1,4 +1,16 @@
-"""The bridge from Ray Tune's driver-side callback hooks to sweeper's trackers (Parquet, MLflow)."""
+"""The bridge from Ray Tune's driver-side callback hooks to sweeper's trackers (Parquet, MLflow, the terminal).
+
+The bridge is built from the sweep folder alone (its ``spec.yaml`` and ``tracking.json``), so the copy that Ray Tune
+pickles into ``tuner.pkl`` and gives back on ``Tuner.restore`` works the same as the first: it starts its trackers in
+``setup`` and reads back from Parquet the trials of its Tune experiment that ran before. On a resume it then
+reconciles, at the first step, what Parquet holds with what Tune restored:
+- a trial Parquet has but Tune does not (it ran after Tune last saved) is discarded: Tune runs a new trial in its
+  place, so the sweep still ends with ``num_samples`` trials;
+- a trial that Parquet says ended is not reported again (ASHA stops it at once if Tune resumes it);
+- an epoch reported again (a trial resumed from an earlier checkpoint) replaces the earlier report.
+When the experiment ends with trials still running (Ctrl-C, or an error in Tune itself), they are recorded as
+interrupted, and ``sweeper resume`` continues them.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +22,82 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from sweeper.tracking import SweepCallback, TrialRecord, TrialStatus
-from sweeper.tune.trainable import CONFIRM_KEY
+from sweeper.tune.trainable import CONFIRM_KEY, USER_ERROR_KEY
 
 
 class TrackerBridge(Callback):
-    """Turns Ray's per-trial events into ``SweepCallback`` hooks, in order, with the trial's final status."""
+    """Turns Ray's per-trial events into ``SweepCallback`` hooks, in order, with the trial's final status.
 
-    def __init__(self, trackers: list[SweepCallback], param_names: list[str], max_epochs: int) -> None:
-        self.trackers = trackers
-        self.param_names = param_names
-        self.max_epochs = max_epochs
+    ``experiment`` is the Tune experiment's folder name under the sweep (``ray`` for the search); ``total`` is the
+    number of trials it runs, for the progress lines.
+    """
+
+    def __init__(self, sweep_dir: Path, stage: str, experiment: str, total: int, *, quiet: bool = False) -> None:
+        self.sweep_dir = Path(sweep_dir)
+        self.stage = stage
+        self.experiment = experiment
+        self.total = total
+        self.quiet = quiet
+        self.trackers: list[SweepCallback] = []
         self.records: dict[str, TrialRecord] = {}
+        self.param_names: list[str] = []
+        self.max_epochs = 0
+        self._started = False
+        self._reconciled = False
+
+    def __getstate__(self) -> dict:
+        # Pickled into tuner.pkl before the sweep starts; the restored copy rebuilds everything in setup.
+        return {**self.__dict__, "trackers": [], "records": {}, "_started": False, "_reconciled": False}
+
+    def setup(self, *args: Any, **info: Any) -> None:
+        self.start()  # Tune calls this on a new experiment and on a restored one alike
 
     def start(self) -> None:
-        """Start the trackers; called before Tune starts, so a bad tracking URI fails before any trial runs."""
+        """Build and start the trackers; done before Tune starts, so a bad tracking URI fails before any trial."""
+        if self._started:
+            return
+        from sweeper.tune.runner import load_sweep_spec, make_trackers
+
+        spec = load_sweep_spec(self.sweep_dir)
+        self.param_names = list(spec.parameters)
+        self.max_epochs = spec.budget.max_epochs
+        self.records = _earlier_records(self.sweep_dir, self.experiment)
+        self.trackers = make_trackers(spec, self.sweep_dir, self.stage, self.total, quiet=self.quiet)
+        progress = self.trackers[-1]
+        progress.ended = sum(r.status.ended for r in self.records.values())  # type: ignore[attr-defined]
         for tracker in self.trackers:
             tracker.on_sweep_start()
+        self._started = True
+
+    def on_step_begin(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        if self._reconciled:
+            return
+        self._reconciled = True
+        known = {t.trial_id for t in trials}
+        for record in list(self.records.values()):
+            if record.trial_id not in known and record.status is not TrialStatus.DISCARDED:
+                record.status, record.ended_at = TrialStatus.DISCARDED, time.time()
+                for tracker in self.trackers:
+                    tracker.on_trial_end(record)
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        record = self.records.get(trial.trial_id)
+        if record is not None and not record.status.ended:  # resumed: running again
+            record.status = TrialStatus.RUNNING
+            for tracker in self.trackers:
+                tracker.on_trial_start(record)
         self._record(trial)
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
         record = self._record(trial)
-        metrics = {k: float(v) for k, v in result.items() if ("/" in k or k == "epoch") and _is_number(v)}
-        record.epochs.append(metrics)
+        if record.status.ended:
+            return
+        if USER_ERROR_KEY in result:  # a mistake in the configuration: the trial ends as failed, not retried
+            record.error = str(result[USER_ERROR_KEY])
+            return
+        metrics = {k: float(v) for k, v in result.items() if _is_metric(k, v)}
+        epoch = metrics.get("epoch", 0.0)
+        record.epochs = [e for e in record.epochs if e.get("epoch", 0.0) < epoch] + [metrics]
         record.wall_s = float(result.get("time_total_s", 0.0))
         for tracker in self.trackers:
             tracker.on_epoch(record, metrics)
@@ -43,24 +107,34 @@ class TrackerBridge(Callback):
 
         from sweeper.tracking.predictions import PREDICTIONS_FILE
 
-        if CONFIRM_KEY not in trial.config:
+        record = self._record(trial)
+        if CONFIRM_KEY not in trial.config or record.status.ended:
             return
         with checkpoint.as_directory() as folder:
             path = Path(folder) / PREDICTIONS_FILE
             if not path.is_file():  # only the last epoch's checkpoint holds predictions
                 return
             table = pq.read_table(path)
-        record = self._record(trial)
         for tracker in self.trackers:
             tracker.on_predictions(record, table)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._end(trial, error=None)
+        record = self._record(trial)
+        self._end(trial, error=record.error)  # set by a reported mistake in its configuration
+
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        record = self._record(trial)  # its worker died; Tune restarts it from its last checkpoint
+        record.retries += 1
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._end(trial, error=_error_text(trial))
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        for record in self.records.values():
+            if record.status is TrialStatus.RUNNING:  # still running when the experiment stopped: Ctrl-C
+                record.status, record.ended_at = TrialStatus.INTERRUPTED, time.time()
+                for tracker in self.trackers:
+                    tracker.on_trial_end(record)
         for tracker in self.trackers:
             tracker.on_sweep_end(list(self.records.values()))
 
@@ -70,8 +144,9 @@ class TrackerBridge(Callback):
             config = run["params"] if run else trial.config
             params = {k: v for k, v in config.items() if k in self.param_names}
             record = TrialRecord(trial.trial_id, params, started_at=time.time())
+            record.run = {"stage": self.stage, "experiment": self.experiment}
             if run:
-                record.run = {"stage": "confirm", **{k: run.get(k) for k in ("seed", "fold", "folds", "source_trial")}}
+                record.run |= {k: run.get(k) for k in ("seed", "fold", "folds", "source_trial")}
             self.records[trial.trial_id] = record
             for tracker in self.trackers:
                 tracker.on_trial_start(record)
@@ -79,7 +154,7 @@ class TrackerBridge(Callback):
 
     def _end(self, trial: Trial, error: str | None) -> None:
         record = self._record(trial)
-        if record.status is not TrialStatus.RUNNING:
+        if record.status.ended:
             return
         last_epoch = int(record.epochs[-1]["epoch"]) if record.epochs else None
         record.status = TrialStatus.of(last_epoch, self.max_epochs, error=error is not None)
@@ -89,8 +164,34 @@ class TrackerBridge(Callback):
             tracker.on_trial_end(record)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _earlier_records(sweep_dir: Path, experiment: str) -> dict[str, TrialRecord]:
+    """The trials of Tune experiment ``experiment`` already in Parquet, with their epochs: what a resume continues."""
+    from sweeper.errors import SweepError
+    from sweeper.tracking import read_epochs, read_trials
+
+    try:
+        rows = [r for r in read_trials(sweep_dir, discarded=True).to_pylist() if r.get("experiment") == experiment]
+        epochs = read_epochs(sweep_dir).to_pylist() if rows else []
+    except SweepError:  # a new sweep
+        return {}
+    by_trial: dict[str, list[dict[str, Any]]] = {}
+    for e in epochs:
+        by_trial.setdefault(e["trial_id"], []).append({k: v for k, v in e.items() if _is_metric(k, v)})
+    records = {}
+    for row in rows:
+        params = {k.removeprefix("config/"): v for k, v in row.items() if k.startswith("config/") and v is not None}
+        record = TrialRecord(row["trial_id"], params, status=TrialStatus(row["status"]), error=row.get("error"))
+        record.run = {k: row.get(k) for k in ("stage", "experiment", "seed", "fold", "folds", "source_trial")}
+        record.wall_s, record.retries = row.get("wall_s") or 0.0, row.get("retries") or 0
+        record.started_at, record.ended_at = row.get("started_at"), row.get("ended_at")
+        record.epochs = sorted(by_trial.get(record.trial_id, []), key=lambda e: e["epoch"])
+        records[record.trial_id] = record
+    return records
+
+
+def _is_metric(key: str, value: Any) -> bool:
+    """A reported metric ('val/loss', 'epoch'), not one of Tune's bookkeeping fields."""
+    return ("/" in key or key == "epoch") and isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _error_text(trial: Trial) -> str:

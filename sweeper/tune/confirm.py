@@ -123,7 +123,9 @@ def plan_runs(
     return runs
 
 
-def build_confirm_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, runs: list, bridge: Any) -> Any:
+def build_confirm_tuner(
+    spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, runs: list, bridge: Any, name: str
+) -> Any:
     """A plain grid over the planned runs: no searcher, no early stopping, the sweep's resources per run."""
     from ray import tune
 
@@ -137,5 +139,5 @@ def build_confirm_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDatase
             reuse_actors=True,
             trial_dirname_creator=lambda trial: trial.trial_id,
         ),
-        run_config=run_config("ray-confirm", sweep_dir, bridge),
+        run_config=run_config(name, sweep_dir, bridge, spec.failure.max_retries),
     )

@@ -20,7 +20,7 @@ import yaml
 
 from sweeper.config import SweepSpec, build_dataset
 from sweeper.data import MultimodalDataset
-from sweeper.errors import SweepError
+from sweeper.errors import SweepError, SweepInterrupted
 from sweeper.params import ChoiceParam
 from sweeper.tracking import (
     MlflowTracker,
@@ -31,11 +31,14 @@ from sweeper.tracking import (
     read_trials,
 )
 from sweeper.tracking.console import ConsoleProgress
-from sweeper.tracking.mlflow_tracker import check_tracking_uri
+from sweeper.tracking.mlflow_tracker import check_tracking_uri, sweep_params
+from sweeper.tracking.sync import read_tracking, write_tracking
 
 SPEC_FILE = "spec.yaml"
 DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
 OPTUNA_DB = "optuna.db"
+SEARCH_EXPERIMENT = "ray"  # Tune's experiment folder for the search, under the sweep folder
+CONFIRM_EXPERIMENT = "ray-confirm"  # ... for the first confirmation; a later `sweeper confirm` adds -2, -3, ...
 
 
 @dataclass
@@ -60,6 +63,9 @@ def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     """Refuse to mix a new sweep into an earlier one's results unless told to replace them."""
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise SweepError(f"sweep folder {str(sweep_dir)!r} is a file")
+    for folder in sweep_dir.parents:
+        if folder.exists() and not folder.is_dir():
+            raise SweepError(f"sweep folder {str(sweep_dir)!r} cannot be made: {str(folder)!r} is a file")
     if sweep_dir.is_dir() and any(sweep_dir.iterdir()) and not (sweep_dir / SPEC_FILE).is_file():
         raise SweepError(
             f"folder {str(sweep_dir)!r} holds files but no sweep ({SPEC_FILE} is missing); --overwrite only replaces "
@@ -94,7 +100,8 @@ def run_sweep(
 
     The search is followed by the confirmation stage (``sweeper.tune.confirm``) unless ``confirm`` is False, or
     None and the spec turns it off. Bad data, an unreachable cluster or an occupied folder fail before anything is
-    written. A line is printed as each trial ends unless ``quiet``.
+    written. A line is printed as each trial ends unless ``quiet``. Ctrl-C stops it gracefully
+    (``SweepInterrupted``); ``resume_sweep`` continues it, as it continues a sweep whose driver was killed.
     """
     sweep_dir = Path(sweep_dir).resolve()
     check_sweep_dir(sweep_dir, overwrite=overwrite)
@@ -107,45 +114,102 @@ def run_sweep(
     try:
         check_gpus(spec)
         prepare_sweep_dir(sweep_dir, overwrite=overwrite)
-        spec_file = sweep_dir / SPEC_FILE
-        spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+        (sweep_dir / SPEC_FILE).write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
         save_data_artifacts(data, sweep_dir / DATA_DIR)
-        tracking_uri = tracking_uri or default_tracking_uri(sweep_dir)
-        progress = ConsoleProgress(spec.budget.num_samples, spec.objective.metric, quiet=quiet)
-        bridge = _bridge(spec, sweep_dir, tracking_uri, progress, "search")
-        optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
-        tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage)
-        bridge.start()
-        started_at = time.time()
-        tuner.fit()
-        ended_at = time.time()
-        counts = _counts(bridge.records.values())
-        if bridge.records and counts[TrialStatus.FAILED.value] == len(bridge.records):
-            first = next(iter(bridge.records.values()))
-            raise SweepError(f"every trial failed; the first with: {first.error}")
-        outcome = SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
-        if spec.confirm.enabled if confirm is None else confirm:
-            outcome.confirm_counts = run_confirmation(spec, sweep_dir, data, spec.confirm.seeds, quiet=quiet)
-            outcome.confirm_wall_s = time.time() - ended_at
+        write_tracking(sweep_dir, tracking_uri=tracking_uri or default_tracking_uri(sweep_dir))
+        return _run_stages(spec, sweep_dir, data, quiet=quiet, confirm=confirm)
     finally:
         if started_ray:
             import ray
 
             ray.shutdown()
+
+
+def resume_sweep(
+    sweep_dir: Path,
+    *,
+    address: str | None = None,
+    tracking_uri: str | None = None,
+    quiet: bool = False,
+    confirm: bool | None = None,
+) -> SweepOutcome:
+    """Continue an interrupted sweep from its folder: after a killed driver, Ctrl-C, a reboot or a lost cluster.
+
+    Finished trials are not run again; interrupted ones continue from their last checkpoint (``Tuner.restore``);
+    the Optuna study, ASHA's rungs, the MLflow parent and child runs and the Parquet results all carry on. A sweep
+    that had finished its search goes on to (or finishes) its confirmation stage. ``tracking_uri`` moves the sweep's
+    MLflow mirror to another store (what Parquet holds is replayed there).
+    """
+    spec = load_sweep_spec(sweep_dir)
+    sweep_dir = Path(sweep_dir).resolve()
+    if tracking_uri:
+        check_tracking_uri(tracking_uri)
+    data = build_dataset(spec.data)
+    _quiet_tune()
+    started_ray = _init_ray(address)
+    try:
+        check_gpus(spec)
+        saved = read_tracking(sweep_dir)
+        if tracking_uri and tracking_uri != saved.get("tracking_uri"):
+            write_tracking(sweep_dir, tracking_uri=tracking_uri, parent_run_id=None)
+        elif not saved.get("tracking_uri"):
+            write_tracking(sweep_dir, tracking_uri=default_tracking_uri(sweep_dir))
+        return _run_stages(spec, sweep_dir, data, quiet=quiet, confirm=confirm)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _run_stages(
+    spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, *, quiet: bool, confirm: bool | None
+) -> SweepOutcome:
+    tracking_uri = str(read_tracking(sweep_dir)["tracking_uri"])
+    optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
+    started_at = time.time()
+    counts = run_search(spec, sweep_dir, data, optuna_storage, quiet=quiet)
+    ended_at = time.time()
+    _raise_if_interrupted(sweep_dir, SEARCH_EXPERIMENT)
+    if counts[TrialStatus.FAILED.value] and counts[TrialStatus.FAILED.value] == sum(counts.values()):
+        first = next(r for r in _stage_rows(sweep_dir, SEARCH_EXPERIMENT) if r["error"])
+        raise SweepError(f"every trial failed; the first with: {first['error']}")
+    outcome = SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
+    if spec.confirm.enabled if confirm is None else confirm:
+        outcome.confirm_counts = run_confirmation(spec, sweep_dir, data, spec.confirm.seeds, quiet=quiet)
+        outcome.confirm_wall_s = time.time() - ended_at
     return outcome
+
+
+def run_search(
+    spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, optuna_storage: str, *, quiet: bool
+) -> dict[str, int]:
+    """The search stage: a new Tune experiment, or the interrupted one restored; its counts by status."""
+    from ray import tune
+
+    from sweeper.tune.callbacks import TrackerBridge
+    from sweeper.tune.trainable import ray_trainable
+
+    path = sweep_dir / SEARCH_EXPERIMENT
+    if _search_done(spec, sweep_dir):
+        return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
+    if restorable(path):
+        tuner = tune.Tuner.restore(str(path), trainable=ray_trainable(spec, data), resume_errored=False)
+    else:  # new, or killed before Tune first saved its state: start over, discarding what ran
+        _fail_orphan_optuna_trials(spec, optuna_storage)
+        bridge = TrackerBridge(sweep_dir, "search", SEARCH_EXPERIMENT, spec.budget.num_samples, quiet=quiet)
+        bridge.start()
+        tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage)
+    tuner.fit()
+    return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
 
 
 def confirm_sweep(
     sweep_dir: Path, *, seeds: int | None = None, address: str | None = None, quiet: bool = False
 ) -> dict[str, int]:
     """Confirm an existing sweep from its folder alone, or bring it to ``seeds`` seeds per configuration."""
-    from sweeper.config import parse_spec
-
+    spec = load_sweep_spec(sweep_dir)
     sweep_dir = Path(sweep_dir).resolve()
-    spec_file = sweep_dir / SPEC_FILE
-    if not spec_file.is_file():
-        raise SweepError(f"{str(sweep_dir)!r} is not a sweep folder: {SPEC_FILE} is missing")
-    spec = parse_spec(yaml.safe_load(spec_file.read_text()), str(spec_file))
     if seeds is not None and seeds < 1:
         raise SweepError(f"--seeds must be >= 1, but got {seeds}")
     data = build_dataset(spec.data)
@@ -164,10 +228,24 @@ def confirm_sweep(
 def run_confirmation(
     spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, seeds: int, *, quiet: bool
 ) -> dict[str, int]:
-    """Re-train the best configuration of every fusion family ``seeds`` times (x folds) on the running Ray."""
-    from sweeper.tracking.mlflow_tracker import read_tracking
-    from sweeper.tune.confirm import build_confirm_tuner, choose_folds, plan_runs, select_candidates
+    """Re-train the best configuration of every fusion family ``seeds`` times (x folds) on the running Ray.
 
+    An interrupted confirmation experiment is restored and finished first; then the runs still missing are planned
+    (none, when it was the same request) and run as a new experiment.
+    """
+    from ray import tune
+
+    from sweeper.tune.callbacks import TrackerBridge
+    from sweeper.tune.confirm import build_confirm_tuner, choose_folds, plan_runs, select_candidates
+    from sweeper.tune.trainable import ray_trainable
+
+    experiments = sorted(sweep_dir.glob(f"{CONFIRM_EXPERIMENT}*"), key=lambda p: _experiment_number(p.name))
+    latest = experiments[-1] if experiments else None
+    restored = None
+    if latest is not None and restorable(latest):
+        restored = latest.name
+        tune.Tuner.restore(str(latest), trainable=ray_trainable(spec, data), resume_errored=False).fit()
+        _raise_if_interrupted(sweep_dir, restored)
     earlier = read_trials(sweep_dir).to_pylist()
     candidates = select_candidates(spec, earlier, spec.confirm.per_fusion)
     if not candidates:
@@ -183,39 +261,103 @@ def run_confirmation(
         f"{spec.budget.max_epochs} epochs: {len(runs)} runs to train",
         highlight=False,
     )
-    if not runs:
-        return {}
+    if runs:
+        # A folder Tune never saved state in is reused (what ran there is discarded); else the next free name.
+        name = latest.name if latest is not None and restored is None else _next_confirm_experiment(experiments)
+        bridge = TrackerBridge(sweep_dir, "confirm", name, len(runs), quiet=quiet)
+        bridge.start()
+        build_confirm_tuner(spec, sweep_dir, data, runs, bridge, name).fit()
+        _raise_if_interrupted(sweep_dir, name)
+    rows = [r for r in read_trials(sweep_dir).to_pylist() if r["stage"] == "confirm"]
+    return _counts(rows)
+
+
+def _raise_if_interrupted(sweep_dir: Path, experiment: str) -> None:
+    interrupted = [r for r in _stage_rows(sweep_dir, experiment) if r["status"] == TrialStatus.INTERRUPTED.value]
+    if interrupted:
+        raise SweepInterrupted(sweep_dir, len(interrupted))
+
+
+def _search_done(spec: SweepSpec, sweep_dir: Path) -> bool:
+    """True when the search already has ``num_samples`` trials and every one has ended."""
+    rows = _stage_rows(sweep_dir, SEARCH_EXPERIMENT)
+    ended = [r for r in rows if TrialStatus(r["status"]).ended]
+    return len(rows) >= spec.budget.num_samples and len(ended) == len(rows)
+
+
+def _stage_rows(sweep_dir: Path, experiment: str) -> list[dict[str, Any]]:
+    try:
+        return [r for r in read_trials(sweep_dir).to_pylist() if r.get("experiment") == experiment]
+    except SweepError:
+        return []
+
+
+def restorable(path: Path) -> bool:
+    """Whether Tune saved an experiment's state there (``Tuner.can_restore`` only checks for ``tuner.pkl``)."""
+    return (path / "tuner.pkl").is_file() and any(path.glob("experiment_state-*.json"))
+
+
+def _experiment_number(name: str) -> int:
+    suffix = name.removeprefix(CONFIRM_EXPERIMENT).removeprefix("-")
+    return int(suffix) if suffix.isdigit() else 1
+
+
+def _next_confirm_experiment(experiments: list[Path]) -> str:
+    if not experiments:
+        return CONFIRM_EXPERIMENT
+    return f"{CONFIRM_EXPERIMENT}-{_experiment_number(experiments[-1].name) + 1}"
+
+
+def _fail_orphan_optuna_trials(spec: SweepSpec, storage: str) -> None:
+    """A study left by a killed driver may hold RUNNING trials that nothing will finish: close them as FAIL."""
+    import optuna
+
+    from sweeper.tune.searcher import fail_orphans
+
+    if not Path(storage.removeprefix("sqlite:///")).is_file():
+        return
+    try:
+        study = optuna.load_study(study_name=spec.name, storage=storage)
+    except KeyError:  # no study of that name yet
+        return
+    fail_orphans(study)
+
+
+def load_sweep_spec(sweep_dir: Path) -> SweepSpec:
+    """The validated spec a sweep folder was started with."""
+    from sweeper.config import load_spec
+
+    spec_file = Path(sweep_dir) / SPEC_FILE
+    if not Path(sweep_dir).is_dir():
+        raise SweepError(f"sweep folder {str(sweep_dir)!r} does not exist")
+    if not spec_file.is_file():
+        raise SweepError(f"{str(sweep_dir)!r} is not a sweep folder: {SPEC_FILE} is missing")
+    return load_spec(spec_file)
+
+
+def make_trackers(spec: SweepSpec, sweep_dir: Path, stage: str, total: int, *, quiet: bool) -> list[SweepCallback]:
+    """Parquet first (the source of truth, written before anything else), then MLflow, then the terminal."""
     tracking_uri = read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
-    bridge = _bridge(spec, sweep_dir, tracking_uri, progress, "confirm")
-    tuner = build_confirm_tuner(spec, sweep_dir, data, runs, bridge)
-    bridge.start()
-    tuner.fit()
-    return _counts(bridge.records.values())
-
-
-def _bridge(spec: SweepSpec, sweep_dir: Path, tracking_uri: str, progress: ConsoleProgress, stage: str) -> Any:
-    """Ray's driver-side callback feeding one stage's trials to Parquet, MLflow and the terminal."""
-    from sweeper.tune.callbacks import TrackerBridge
-
-    trackers: list[SweepCallback] = [
+    return [
         ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
         MlflowTracker(
             sweep_dir,
             spec.name,
             tracking_uri,
             sweep_dir / SPEC_FILE,
-            _sweep_params(spec),
+            sweep_params(spec),
             default_fusion=spec.trial_config(spec.default_point()).model.fusion,
+            objective=spec.objective.metric,
+            param_names=list(spec.parameters),
             stage=stage,
         ),
-        progress,
+        ConsoleProgress(total, spec.objective.metric, quiet=quiet),
     ]
-    return TrackerBridge(trackers, list(spec.parameters), spec.budget.max_epochs)
 
 
-def _counts(records: Any) -> dict[str, int]:
-    records = list(records)
-    return {s.value: sum(r.status is s for r in records) for s in TrialStatus}
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    shown = (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.INTERRUPTED)
+    return {s.value: sum(r["status"] == s.value for r in rows) for s in shown}
 
 
 def save_data_artifacts(data: MultimodalDataset, folder: Path) -> None:
@@ -233,8 +375,8 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
     """The Tuner: what to try (Optuna), when to stop (ASHA), where (resources), and the driver-side callbacks."""
     import optuna
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
 
+    from sweeper.tune.scheduler import ResumableASHA
     from sweeper.tune.searcher import PruningAwareOptunaSearch
     from sweeper.tune.space import define_by_run
     from sweeper.tune.trainable import ray_trainable, run_config
@@ -249,7 +391,9 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
         storage=optuna.storages.RDBStorage(optuna_storage),
         max_epochs=spec.budget.max_epochs,
     )
-    scheduler = ASHAScheduler(
+    scheduler = ResumableASHA(
+        sweep_dir=sweep_dir,
+        experiment=SEARCH_EXPERIMENT,
         time_attr="training_iteration",
         max_t=spec.budget.max_epochs,
         grace_period=spec.budget.grace_period,
@@ -267,7 +411,7 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
             reuse_actors=True,  # a new actor per trial costs seconds; trials share resource shapes
             trial_dirname_creator=lambda trial: trial.trial_id,
         ),
-        run_config=run_config("ray", sweep_dir, bridge),
+        run_config=run_config(SEARCH_EXPERIMENT, sweep_dir, bridge, spec.failure.max_retries),
     )
 
 
@@ -294,6 +438,8 @@ def _quiet_tune() -> None:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # With the CSV/JSON loggers off, Tune's ResultGrid warns that it found no result.json; Parquet holds them.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # After Ctrl-C Tune says to resume with Tuner.restore(...); sweeper says `sweeper resume` (SweepInterrupted).
+    logging.getLogger("ray.tune.tune").setLevel(logging.ERROR)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
 
 
@@ -342,9 +488,3 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
         raise SweepError(f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}") from None
-
-
-def _sweep_params(spec: SweepSpec) -> dict[str, object]:
-    budget = {f"budget.{k}": v for k, v in spec.budget.model_dump().items()}
-    resources = {f"resources.{k}": v for k, v in spec.resources.model_dump().items()}
-    return {"objective": spec.objective.metric, "mode": spec.objective.mode, **budget, **resources}

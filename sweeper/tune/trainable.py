@@ -16,11 +16,15 @@ import torch
 from sweeper.config import SweepSpec
 from sweeper.data import MultimodalDataset
 from sweeper.data.folds import with_fold
+from sweeper.errors import SweeperError
 from sweeper.tracking.predictions import PREDICTIONS_FILE, predictions_table, write_predictions
 from sweeper.train import TrainState, fit
 
 STATE_FILE = "state.pt"
 CONFIRM_KEY = "confirm"
+# A mistake in the trial's configuration (e.g. a diverging learning rate) is reported under this key, not raised: Tune
+# retries every exception (FailureConfig), and retrying a deterministic mistake only repeats it.
+USER_ERROR_KEY = "sweeper_error"
 
 
 def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepSpec) -> None:
@@ -49,7 +53,12 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
                 write_predictions(predictions_table(outputs), Path(folder) / PREDICTIONS_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    fit(spec.trial_config(params), data.to(device), report, resume=resume, device=device, predictions=run is not None)
+    trial, confirm = spec.trial_config(params), run is not None
+    try:
+        fit(trial, data.to(device), report, resume=resume, device=device, predictions=confirm)
+    except SweeperError as exc:
+        # The objective (NaN) keeps Tune's strict metric check quiet; the tracker bridge records the trial as failed.
+        tune.report({spec.objective.metric: float("nan"), USER_ERROR_KEY: f"{type(exc).__name__}: {exc}"})
 
 
 def ray_trainable(spec: SweepSpec, data: MultimodalDataset) -> Any:
@@ -62,8 +71,9 @@ def ray_trainable(spec: SweepSpec, data: MultimodalDataset) -> Any:
     )
 
 
-def run_config(name: str, sweep_dir: Path, bridge: Any) -> Any:
-    """Tune's run settings for one stage: its experiment folder under the sweep, the trackers, one checkpoint."""
+def run_config(name: str, sweep_dir: Path, bridge: Any, max_retries: int) -> Any:
+    """Tune's run settings for one stage: its experiment folder under the sweep, the trackers, one checkpoint, and
+    ``max_retries`` restarts from that checkpoint of a trial whose worker died."""
     from ray import tune
 
     return tune.RunConfig(
@@ -71,5 +81,6 @@ def run_config(name: str, sweep_dir: Path, bridge: Any) -> Any:
         storage_path=str(sweep_dir),
         callbacks=[bridge],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        failure_config=tune.FailureConfig(max_failures=max_retries),
         verbose=0,
     )

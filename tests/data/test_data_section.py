@@ -55,3 +55,10 @@ def test_build_dataset_builds_the_named_scenario(scenario: str) -> None:
 def test_build_dataset_passes_image_size_to_a_scenario_that_takes_it() -> None:
     data = build_dataset(DataSection(scenario="radiology", n_samples=80, image_size=12, label_noise=0.0))
     assert data.inputs["scan"].shape == (80, 1, 12, 12)
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_a_dumped_spec_validates_again_for_every_scenario(scenario: str) -> None:
+    # A sweep's spec.yaml is the dumped spec; resume and confirm read it back.
+    section = DataSection(scenario=scenario)
+    assert DataSection.model_validate(section.model_dump(mode="json")) == section

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import optuna
@@ -37,6 +39,7 @@ def test_failed_trials_are_failed_in_parquet_mlflow_and_optuna(ray_session: None
     failed = [t for t in trials if t["config/fusion"] == "cross_attention"]
     assert failed, "the seeded sampler should propose cross_attention at least once"
     assert all(t["status"] == "failed" and "became nan at epoch 1 (lr=1e+30)" in (t["error"] or "") for t in failed)
+    assert all(t["retries"] == 0 for t in failed)  # a mistake in the configuration is not retried (max_retries: 2)
     assert all(t["status"] == "completed" for t in trials if t["config/fusion"] == "concat")
 
     client = MlflowClient(default_tracking_uri(tmp_path / "fails"))
@@ -83,3 +86,54 @@ def test_a_gpu_request_the_cluster_cannot_meet_is_one_line_and_writes_nothing(
     with pytest.raises(SweepError, match=r"resources.gpu=0.5 but the Ray cluster has 0 GPUs; set resources.gpu: 0"):
         run_sweep(spec, tmp_path / "gpu", quiet=True)
     assert not (tmp_path / "gpu").exists()
+
+
+def test_a_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session: None, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from sweeper.errors import SweepError as Error
+    from sweeper.tracking import read_epochs
+    from sweeper.tune.audit import audit_sweep
+
+    spec = tiny_spec(
+        name="dies",
+        parameters={"fusion": {"type": "fixed", "value": "concat"}, "lr": {"type": "float", "low": 1e-3, "high": 1e-2}},
+        budget={"num_samples": 1, "max_epochs": 8, "grace_period": 8, "max_concurrent": 1},
+        confirm=NO_CONFIRM,
+        failure={"max_retries": 2},
+    )
+    sweep = tmp_path / "dies"
+    thread = threading.Thread(target=run_sweep, args=(spec, sweep), kwargs={"quiet": True})
+    thread.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if read_epochs(sweep).num_rows >= 2:
+                break
+        except Error:
+            pass
+        time.sleep(0.02)
+    workers = _processes_named("ray::ImplicitFunc")  # the trial's actor, as Ray titles its process
+    assert workers, "the trial's worker process was not found"
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)  # the worker process dies mid-trial
+    thread.join(timeout=300)
+
+    (trial,) = read_trials(sweep).to_pylist()
+    assert trial["status"] == "completed" and trial["retries"] == 1 and trial["epochs"] == 8
+    assert sorted(e["epoch"] for e in read_epochs(sweep).to_pylist()) == list(range(1, 9))
+    audit = audit_sweep(sweep)
+    assert audit.ok, audit.details
+
+
+def _processes_named(title: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(title.encode()):
+                    pids.append(int(entry.name))
+            except OSError:  # ended meanwhile
+                continue
+    return pids

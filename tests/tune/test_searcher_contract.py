@@ -1,11 +1,15 @@
-"""The private Ray attributes `PruningAwareOptunaSearch` relies on: a Ray upgrade that renames them fails here."""
+"""The private Ray and Optuna attributes the searcher and the resumable ASHA rely on: an upgrade that renames them
+fails here."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import optuna
 from conftest import tiny_spec
 
-from sweeper.tune.searcher import PruningAwareOptunaSearch
+from sweeper.tune.scheduler import ResumableASHA
+from sweeper.tune.searcher import PruningAwareOptunaSearch, fail_orphans
 from sweeper.tune.space import define_by_run
 
 
@@ -26,3 +30,32 @@ def test_ray_optuna_search_still_has_the_attributes_the_searcher_uses() -> None:
     searcher.on_trial_complete("t1", {"training_iteration": 1, spec.objective.metric: 0.5})
     assert "t1" in searcher._completed_trials
     assert searcher._ot_study.trials[0].state is optuna.trial.TrialState.PRUNED  # stopped before max_epochs
+    assert searcher._ot_study.trials[0].user_attrs["trial_id"] == "t1"  # set when suggested, kept across a resume
+    searcher._completed_trials.discard("t1")  # as if restored from a state saved before it ended
+    searcher.on_trial_complete("t1", {"training_iteration": 3, spec.objective.metric: 0.9})
+    assert searcher._ot_study.trials[0].state is optuna.trial.TrialState.PRUNED  # told once, not told again
+
+
+def test_fail_orphans_closes_running_trials_nothing_will_finish() -> None:
+    study = optuna.create_study()
+    kept, orphan = study.ask(), study.ask()
+    assert fail_orphans(study, keep={kept.number}) == [orphan.number]
+    states = {t.number: t.state.name for t in study.trials}
+    assert states == {kept.number: "RUNNING", orphan.number: "FAIL"}
+    assert study.trials[orphan.number].user_attrs["sweeper.discarded"].startswith("the sweep was interrupted")
+
+
+def test_ray_asha_still_has_the_rungs_the_resumable_scheduler_fills(tmp_path: Path) -> None:
+    scheduler = ResumableASHA(
+        sweep_dir=tmp_path, experiment="ray", time_attr="training_iteration", max_t=9, grace_period=1,
+        reduction_factor=3,
+    )  # fmt: skip
+    scheduler.set_search_properties("val/f1", "max")
+    assert scheduler._metric_op == 1.0
+    trials = [{"trial_id": "a", "status": "pruned"}, {"trial_id": "b", "status": "running"}]
+    epochs = [{"trial_id": "a", "epoch": 1, "val/f1": 0.4}, {"trial_id": "b", "epoch": 1, "val/f1": 0.6},
+              {"trial_id": "b", "epoch": 3, "val/f1": 0.7}]  # fmt: skip
+    scheduler.restore_rungs((trials, epochs))
+    rungs = {milestone: recorded for milestone, recorded in scheduler._brackets[0]._rungs}
+    assert rungs[1] == {"a": 0.4, "b": 0.6} and rungs[3] == {"b": 0.7} and rungs[9] == {}
+    assert scheduler.ended == {"a"}

@@ -1,0 +1,5 @@
+"""``python -m sweeper``: the command line, for environments without the ``sweeper`` script on PATH."""
+
+from sweeper.cli import app
+
+app(prog_name="sweeper")

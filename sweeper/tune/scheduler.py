@@ -1,0 +1,71 @@
+"""ASHA that survives a resume: its rungs are rebuilt from the sweep's Parquet results.
+
+Ray Tune's ``Tuner.restore`` restores trials and the searcher but not the scheduler: ``TuneController.__getstate__``
+leaves ``_scheduler_alg`` out, and the ASHA in ``tuner.pkl`` is the one made before the first trial. A resumed sweep
+would compare its trials against empty rungs and let through trials an uninterrupted sweep would stop. Here, when
+Tune adds the first trial, the rungs are filled with the score every earlier trial of this experiment reached at
+each milestone, read from Parquet (the source of truth, so no second copy of the state to keep consistent).
+
+A trial that Parquet says has ended but that Tune's last saved state still shows running (it ended after Tune last
+saved) is stopped at its first result, so it is not trained past where it ended; the tracker bridge ignores that
+result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+
+class ResumableASHA(ASHAScheduler):
+    """ASHA (one bracket) whose rung state is read back from ``sweep_dir``'s results for Tune experiment
+    ``experiment``.
+
+    It reads ASHA's private ``_brackets[0]._rungs`` and ``_metric_op``; tests/tune/test_searcher_contract.py fails if
+    a Ray upgrade renames them.
+    """
+
+    def __init__(self, *, sweep_dir: Path, experiment: str, **kwargs: Any) -> None:
+        super().__init__(brackets=1, **kwargs)
+        self.sweep_dir = Path(sweep_dir)
+        self.experiment = experiment
+        self.ended: set[str] = set()
+        self._loaded = False
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        if not self._loaded:
+            self._loaded = True
+            self.restore_rungs(_earlier(self.sweep_dir, self.experiment))
+        super().on_trial_add(tune_controller, trial)
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        if trial.trial_id in self.ended:
+            return str(TrialScheduler.STOP)
+        return str(super().on_trial_result(tune_controller, trial, result))
+
+    def restore_rungs(self, earlier: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        """Fill the rungs from earlier (trials, epochs) rows: each trial's score at each milestone it reached."""
+        trials, epochs = earlier
+        self.ended = {t["trial_id"] for t in trials if t["status"] in ("completed", "pruned", "failed")}
+        scores = {(e["trial_id"], int(e["epoch"])): e.get(str(self._metric)) for e in epochs}
+        for milestone, recorded in self._brackets[0]._rungs:
+            for trial in trials:
+                score = scores.get((trial["trial_id"], int(milestone)))
+                if score is not None:
+                    recorded[trial["trial_id"]] = self._metric_op * score
+
+
+def _earlier(sweep_dir: Path, experiment: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trial and epoch rows of one Tune experiment of this sweep (empty for a new sweep)."""
+    from sweeper.errors import SweepError
+    from sweeper.tracking import read_epochs, read_trials
+
+    try:
+        trials = [t for t in read_trials(sweep_dir).to_pylist() if t.get("experiment") == experiment]
+        epochs = read_epochs(sweep_dir).to_pylist() if trials else []
+    except SweepError:  # nothing written yet
+        return [], []
+    return trials, epochs

@@ -1,0 +1,144 @@
+"""Kill the driver of a real sweep, resume it, and find nothing lost and nothing done twice.
+
+The sweep runs as `sweeper run` in its own process, joined to the test session's Ray cluster (as a driver on a
+cluster's head node would be); the test SIGKILLs it (or sends Ctrl-C) at a chosen moment, then resumes the sweep
+from its folder and audits Parquet, MLflow and Optuna (``sweeper.tune.audit``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import NO_CONFIRM, TINY
+from mlflow.tracking import MlflowClient
+
+from sweeper.errors import SweepError
+from sweeper.tracking import read_trials
+from sweeper.tracking.sync import read_tracking
+from sweeper.tune.audit import audit_sweep
+from sweeper.tune.runner import resume_sweep
+
+N = 6  # search trials
+
+
+def _spec(tmp_path: Path, confirm: dict[str, Any]) -> Path:
+    spec = {
+        **TINY,
+        "name": "killed",
+        "budget": {"num_samples": N, "max_epochs": 4, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 2},
+        "confirm": confirm,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _start(tmp_path: Path, spec: Path) -> subprocess.Popen:
+    import ray
+
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    command = [sys.executable, "-m", "sweeper", "run", str(spec), "--sweeps-dir", str(tmp_path), "--no-recommend"]
+    log = (tmp_path / "driver.log").open("w")
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _rows(sweep: Path) -> list[dict[str, Any]]:
+    try:
+        return read_trials(sweep).to_pylist()
+    except SweepError:
+        return []
+
+
+def _wait(proc: subprocess.Popen, sweep: Path, ready: Callable[[list[dict[str, Any]]], bool], what: str) -> None:
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended before {what}: {(sweep.parent / 'driver.log').read_text()[-2000:]}")
+        if ready([{**r, "sweep_dir": sweep} for r in _rows(sweep) if r["stage"] == "search"]):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _ended(rows: list[dict[str, Any]]) -> int:
+    return sum(r["status"] in ("completed", "pruned", "failed") for r in rows)
+
+
+def _first_epoch_only(rows: list[dict[str, Any]]) -> bool:
+    """The first trials run and one has reported an epoch; none has ended."""
+    from sweeper.tracking import read_epochs
+
+    if not rows or _ended(rows):
+        return False
+    try:
+        return read_epochs(rows[0]["sweep_dir"]).num_rows > 0
+    except SweepError:
+        return False
+
+
+KILL_POINTS = {
+    "during the first trial": _first_epoch_only,
+    "mid-sweep": lambda rows: _ended(rows) >= N // 2,
+    "during the last trial": lambda rows: _ended(rows) >= N - 1,
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_sweep_killed_with_sigkill_resumes_with_nothing_lost_or_doubled(
+    ray_session: None, tmp_path: Path, point: str
+) -> None:
+    # The last point also runs the confirmation stage, which a resume must go on to.
+    confirm = {"seeds": 1, "folds": 2} if point == "during the last trial" else NO_CONFIRM
+    proc = _start(tmp_path, _spec(tmp_path, confirm))
+    sweep = tmp_path / "killed"
+    _wait(proc, sweep, KILL_POINTS[point], point)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    outcome = resume_sweep(sweep, quiet=True)
+
+    audit = audit_sweep(sweep)
+    assert audit.ok, audit.details
+    search = [r for r in read_trials(sweep).to_pylist() if r["stage"] == "search"]
+    assert len(search) == N
+    assert sum(outcome.counts.values()) == N
+    if confirm.get("enabled", True):
+        assert outcome.confirm_counts == {"completed": 8, "pruned": 0, "failed": 0, "interrupted": 0}
+
+
+def test_ctrl_c_stops_gracefully_then_resume_finishes(ray_session: None, tmp_path: Path) -> None:
+    proc = _start(tmp_path, _spec(tmp_path, NO_CONFIRM))
+    sweep = tmp_path / "killed"
+    _wait(proc, sweep, lambda rows: _ended(rows) >= 2 and len(rows) > _ended(rows), "two trials ended")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    output = (tmp_path / "driver.log").read_text()
+    assert f"Continue with: sweeper resume {sweep}" in output
+    assert "Traceback" not in output
+
+    rows = read_trials(sweep).to_pylist()
+    interrupted = {r["trial_id"] for r in rows if r["status"] == "interrupted"}
+    assert interrupted, rows
+    client = MlflowClient(read_tracking(sweep)["tracking_uri"])
+    for trial_id in interrupted:
+        (run,) = client.search_runs(
+            [client.get_experiment_by_name("killed").experiment_id],  # type: ignore[union-attr]
+            f"tags.`sweeper.trial_id` = '{trial_id}'",
+        )
+        assert run.info.status == "KILLED" and run.data.tags["status"] == "interrupted"
+
+    resume_sweep(sweep, quiet=True)
+    audit = audit_sweep(sweep)
+    assert audit.ok, audit.details
+    final = {r["trial_id"]: r for r in read_trials(sweep).to_pylist()}
+    assert len(final) == N
+    assert all(final[t]["status"] in ("completed", "pruned") for t in interrupted)  # continued, not started again
