@@ -18,6 +18,7 @@ RUNNING by a driver that died, which the restored searcher does not know, are cl
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import optuna
@@ -60,7 +61,10 @@ class PruningAwareOptunaSearch(OptunaSearch):
         fail_orphans(self._ot_study, keep=known)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if USER_ERROR_KEY not in result:  # a reported mistake carries no score
+        if USER_ERROR_KEY in result:  # a reported mistake carries no score
+            return
+        with warnings.catch_warnings():  # a trial retried from its checkpoint reports some epochs again
+            warnings.filterwarnings("ignore", message="The reported value is ignored because this `step")
             super().on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
