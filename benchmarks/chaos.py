@@ -49,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="sweeps to run (default 5)")
     parser.add_argument("--kills", type=int, default=3, help="most kills per sweep (default 3)")
-    parser.add_argument("--max-wait", type=float, default=40.0, help="latest kill, in s after a driver starts")
+    parser.add_argument("--max-wait", type=float, default=25.0, help="latest kill, in s after a driver starts")
     parser.add_argument("--everything", action="store_true", help="each driver has its own Ray, killed with it")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -58,8 +58,11 @@ def main() -> None:
     from sweeper.tune.audit import Audit, audit_sweep
 
     folder = Path(tempfile.mkdtemp(prefix="sweeper-chaos-"))
-    head = None if args.everything else _start_head(folder)
     env = {**os.environ}
+    if "RAY_AUTH_MODE" not in env and (Path.home() / ".ray" / "auth_token").is_file():
+        # Ray's token file is there, so a head started with `ray start` uses token auth; drivers must say so too.
+        env["RAY_AUTH_MODE"] = "token"
+    head = None if args.everything else _start_head(env)
     if head is not None:
         env["RAY_ADDRESS"] = head[1]
     totals = Audit()
@@ -81,7 +84,8 @@ def main() -> None:
                     break
                 moments.append(f"{wait:.1f}s")
                 kills += 1
-                command = ["resume", str(sweep), "--no-recommend"]
+                # `run --resume` starts the sweep if the kill came before its folder held one, else resumes it.
+                command = [*command[:4], "--no-recommend", "--resume"]
             else:
                 code = _run(command, env, folder / f"round{n}.log", kill_after=None)
             if code != 0:
@@ -123,7 +127,7 @@ def _run(args: list[str], env: dict[str, str], log: Path, kill_after: float | No
             return None
 
 
-def _start_head(folder: Path) -> tuple[subprocess.Popen, str]:
+def _start_head(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     import socket
 
     with socket.socket() as s:
@@ -135,7 +139,7 @@ def _start_head(folder: Path) -> tuple[subprocess.Popen, str]:
     ]  # fmt: skip
     bindir = Path(sys.executable).parent
     proc = subprocess.Popen(
-        [str(bindir / command[0]), *command[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [str(bindir / command[0]), *command[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60

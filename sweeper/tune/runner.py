@@ -36,6 +36,7 @@ from sweeper.tracking.sync import read_tracking, write_tracking
 
 SPEC_FILE = "spec.yaml"
 DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
+CLASSES_FILE = "classes.json"
 OPTUNA_DB = "optuna.db"
 SEARCH_EXPERIMENT = "ray"  # Tune's experiment folder for the search, under the sweep folder
 CONFIRM_EXPERIMENT = "ray-confirm"  # ... for the first confirmation; a later `sweeper confirm` adds -2, -3, ...
@@ -80,7 +81,7 @@ def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
 
 def prepare_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     """Create an empty sweep folder, removing an earlier sweep there only when ``overwrite``."""
-    check_sweep_dir(sweep_dir, overwrite=overwrite)
+    check_sweep_dir(sweep_dir, overwrite=overwrite)  # again, right before removing anything: minutes may have passed
     if sweep_dir.is_dir():
         shutil.rmtree(sweep_dir)
     sweep_dir.mkdir(parents=True)
@@ -114,8 +115,10 @@ def run_sweep(
     try:
         check_gpus(spec)
         prepare_sweep_dir(sweep_dir, overwrite=overwrite)
-        (sweep_dir / SPEC_FILE).write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
         save_data_artifacts(data, sweep_dir / DATA_DIR)
+        tmp = sweep_dir / f"{SPEC_FILE}.tmp"  # the spec marks a sweep folder: it appears whole or not at all
+        tmp.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+        tmp.replace(sweep_dir / SPEC_FILE)
         write_tracking(sweep_dir, tracking_uri=tracking_uri or default_tracking_uri(sweep_dir))
         return _run_stages(spec, sweep_dir, data, quiet=quiet, confirm=confirm)
     finally:
@@ -149,6 +152,8 @@ def resume_sweep(
     started_ray = _init_ray(address)
     try:
         check_gpus(spec)
+        if not (sweep_dir / DATA_DIR / CLASSES_FILE).is_file():  # killed before they were written
+            save_data_artifacts(data, sweep_dir / DATA_DIR)
         saved = read_tracking(sweep_dir)
         if tracking_uri and tracking_uri != saved.get("tracking_uri"):
             write_tracking(sweep_dir, tracking_uri=tracking_uri, parent_run_id=None)
@@ -366,7 +371,7 @@ def save_data_artifacts(data: MultimodalDataset, folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     classes = {t.name: data.classes.get(t.name, [str(k) for k in range(t.num_classes)]) for t in data.spec.tasks}
-    (folder / "classes.json").write_text(json.dumps(classes, indent=2))
+    (folder / CLASSES_FILE).write_text(json.dumps(classes, indent=2))
     for modality, tokenizer in data.tokenizers.items():
         (folder / f"tokenizer_{modality}.json").write_text(tokenizer.to_json())
 

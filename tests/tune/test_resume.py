@@ -136,7 +136,10 @@ def test_ctrl_c_stops_gracefully_then_resume_finishes(ray_session: None, tmp_pat
         )
         assert run.info.status == "KILLED" and run.data.tags["status"] == "interrupted"
 
-    resume_sweep(sweep, quiet=True)
+    # Resumed into another MLflow store: what Parquet holds is replayed there, and the sweep goes on in it.
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    resume_sweep(sweep, tracking_uri=other, quiet=True)
+    assert read_tracking(sweep)["tracking_uri"] == other
     audit = audit_sweep(sweep)
     assert audit.ok, audit.details
     final = {r["trial_id"]: r for r in read_trials(sweep).to_pylist()}
