@@ -355,7 +355,7 @@ CASES = [
     pytest.param(
         spec(),
         [*RUN, "--address", "head-node"],
-        "invalid Ray address 'head-node'; expected host:port, ray://host:port or auto",
+        "invalid Ray address 'head-node'; expected host:port (the head's GCS port) or auto",
         id="run bad --address format",
     ),
     pytest.param(
@@ -597,6 +597,13 @@ CASES = [
         "s.yaml differs from the spec sweep 'sw/tiny' was started with; --resume continues the sweep as it was "
         "started: undo the change, or pass --name to start another sweep",
         id="run --resume with a changed spec",
+    ),
+    pytest.param(
+        spec(),
+        [*RUN, "--address", "ray://head:10001"],
+        "Ray Client addresses ('ray://head:10001') are not supported: run sweeper on the head node with --address "
+        "HOST:PORT (or RAY_ADDRESS), or submit it as a Ray Job: ray job submit --working-dir . -- sweeper run SPEC",
+        id="run with a Ray Client address",
     ),
     pytest.param(
         spec(),

@@ -48,6 +48,8 @@ class TrialRecord:
     started_at: float | None = None  # unix time the driver saw the trial start
     ended_at: float | None = None  # unix time the driver saw the trial end
     retries: int = 0  # restarts from a checkpoint after its worker process or node died
+    # Where it ran last: {"node_id", "node_ip", "hostname", "device"} as the trial reported them.
+    location: dict[str, str] = field(default_factory=dict)
     # Which stage ran it: {"stage": "search"}, or for a confirmation run {"stage": "confirm", "seed", "fold",
     # "folds", "source_trial"} (fold and folds are None without cross-validation).
     run: dict[str, Any] = field(default_factory=lambda: {"stage": "search"})

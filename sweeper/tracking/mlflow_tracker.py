@@ -153,7 +153,11 @@ class MlflowTracker(SweepCallback):
     def on_epoch(self, trial: TrialRecord, metrics: dict[str, float]) -> None:
         # Metric names are kept as reported ('val/agree/acc'), so Parquet and MLflow columns match. A resumed trial
         # that reports an epoch again is not logged twice.
-        self._write(lambda mirror: mirror.log_epochs(trial.trial_id, [metrics]))
+        def log(mirror: Mirror) -> None:
+            mirror.log_epochs(trial.trial_id, [metrics])
+            mirror.tag_location(trial.trial_id, trial.location)
+
+        self._write(log)
 
     def on_trial_end(self, trial: TrialRecord) -> None:
         def end(mirror: Mirror) -> None:

@@ -95,6 +95,7 @@ class ParquetResults(SweepCallback):
             "ended_at": trial.ended_at,
             "error": trial.error,
             "retries": trial.retries,
+            **{k: trial.location.get(k) for k in ("node_id", "node_ip", "hostname", "device")},
             **{k: v for k, v in last.items() if k not in ("epoch", "time/epoch_s", "time/train_s")},
         }
 

@@ -33,6 +33,7 @@ RUN_STATUS = {
     TrialStatus.INTERRUPTED: "KILLED",
 }
 _BATCH = 1000  # MLflow's limit of metrics per log_batch
+_LOCATION = ("node_id", "node_ip", "hostname", "device")  # where a trial ran: Parquet columns, sweeper.* tags
 
 
 def read_tracking(sweep_dir: Path) -> dict[str, Any]:
@@ -81,13 +82,14 @@ class Mirror:
     runs: dict[str, str] = field(default_factory=dict)  # trial_id -> run id
     steps: dict[str, int] = field(default_factory=dict)  # trial_id -> the last epoch logged
     status: dict[str, str] = field(default_factory=dict)  # trial_id -> the MLflow run status
+    location: dict[str, dict[str, str]] = field(default_factory=dict)  # trial_id -> its sweeper.node_* tags
 
     def load_runs(self) -> None:
         """The parent's child runs, from the store. A trial with two runs (a create whose answer was lost when the
         server went away, then replayed) keeps the one with more epochs; the other is deleted."""
         from mlflow.entities import ViewType
 
-        self.runs, self.steps, self.status = {}, {}, {}
+        self.runs, self.steps, self.status, self.location = {}, {}, {}, {}
         query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}'"
         token = None
         while True:
@@ -109,6 +111,8 @@ class Mirror:
                     self.client.delete_run(self.runs[trial_id])
                 self.runs[trial_id], self.steps[trial_id] = run.info.run_id, steps
                 self.status[trial_id] = run.info.status
+                tags = run.data.tags
+                self.location[trial_id] = {k: v for k, v in tags.items() if k.removeprefix("sweeper.") in _LOCATION}
             token = page.token
             if not token:
                 return
@@ -158,6 +162,15 @@ class Mirror:
             self.client.log_batch(self.runs[trial_id], metrics=metrics[i : i + _BATCH])
         self.steps[trial_id] = max(int(e["epoch"]) for e in new)
         return len(new)
+
+    def tag_location(self, trial_id: str, location: dict[str, str]) -> None:
+        """Where the trial ran (node id and IP, host, device), as ``sweeper.*`` tags; set again if it moved."""
+        from mlflow.entities import RunTag
+
+        wanted = {f"sweeper.{k}": v for k, v in location.items()}
+        if wanted and self.location.get(trial_id) != wanted:
+            self.client.log_batch(self.runs[trial_id], tags=[RunTag(k, v) for k, v in wanted.items()])
+            self.location[trial_id] = wanted
 
     def end_run(self, trial_id: str, status: TrialStatus, error: str | None) -> bool:
         """Set the run's final status (and error); False if it already had it."""
@@ -215,6 +228,7 @@ class Mirror:
                 self.start_run(trial_id, params, run, status.value)
                 counts.created += 1
             counts.epochs += self.log_epochs(trial_id, by_trial.get(trial_id, []))
+            self.tag_location(trial_id, {k: str(row[k]) for k in _LOCATION if row.get(k) is not None})
             predictions = Path(sweep_dir) / PREDICTIONS_DIR / f"{trial_id}.parquet"
             if predictions.is_file() and not self._has_artifact(trial_id, PREDICTIONS_FILE):
                 self.log_predictions(trial_id, predictions)

@@ -22,7 +22,9 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from sweeper.tracking import SweepCallback, TrialRecord, TrialStatus
-from sweeper.tune.trainable import CONFIRM_KEY, USER_ERROR_KEY
+from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, NODE_ID_KEY, USER_ERROR_KEY
+
+LOCATION_KEYS = (NODE_ID_KEY, "node_ip", "hostname", DEVICE_KEY)  # node_ip and hostname: Tune fills them in
 
 
 class TrackerBridge(Callback):
@@ -95,6 +97,7 @@ class TrackerBridge(Callback):
         if USER_ERROR_KEY in result:  # a mistake in the configuration: the trial ends as failed, not retried
             record.error = str(result[USER_ERROR_KEY])
             return
+        record.location = {k: str(result[k]) for k in LOCATION_KEYS if result.get(k) is not None}
         metrics = {k: float(v) for k, v in result.items() if _is_metric(k, v)}
         epoch = metrics.get("epoch", 0.0)
         record.epochs = [e for e in record.epochs if e.get("epoch", 0.0) < epoch] + [metrics]
@@ -183,6 +186,7 @@ def _earlier_records(sweep_dir: Path, experiment: str) -> dict[str, TrialRecord]
         record = TrialRecord(row["trial_id"], params, status=TrialStatus(row["status"]), error=row.get("error"))
         record.run = {k: row.get(k) for k in ("stage", "experiment", "seed", "fold", "folds", "source_trial")}
         record.wall_s, record.retries = row.get("wall_s") or 0.0, row.get("retries") or 0
+        record.location = {k: row[k] for k in LOCATION_KEYS if row.get(k) is not None}
         record.started_at, record.ended_at = row.get("started_at"), row.get("ended_at")
         record.epochs = sorted(by_trial.get(record.trial_id, []), key=lambda e: e["epoch"])
         records[record.trial_id] = record

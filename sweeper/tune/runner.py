@@ -486,9 +486,16 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail fast on a cluster address nothing listens on; ray.init would retry for minutes."""
     if address in ("auto", "local"):
         return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address.startswith("ray://"):
+        # Ray Client runs the driver's callbacks on the cluster, so Parquet and MLflow would be written there, not
+        # in this sweep folder (and the trackers would be pickled before they start): refused rather than half-run.
+        raise SweepError(
+            f"Ray Client addresses ({address!r}) are not supported: run sweeper on the head node with --address "
+            "HOST:PORT (or RAY_ADDRESS), or submit it as a Ray Job: ray job submit --working-dir . -- sweeper run SPEC"
+        )
+    host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise SweepError(f"invalid Ray address {address!r}; expected host:port, ray://host:port or auto")
+        raise SweepError(f"invalid Ray address {address!r}; expected host:port (the head's GCS port) or auto")
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:

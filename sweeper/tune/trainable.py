@@ -25,6 +25,8 @@ CONFIRM_KEY = "confirm"
 # A mistake in the trial's configuration (e.g. a diverging learning rate) is reported under this key, not raised: Tune
 # retries every exception (FailureConfig), and retrying a deterministic mistake only repeats it.
 USER_ERROR_KEY = "sweeper_error"
+# Where the trial ran, reported with every epoch (Tune adds `node_ip` and `hostname` itself): a retried trial may move.
+NODE_ID_KEY, DEVICE_KEY = "node_id", "device"
 
 
 def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepSpec) -> None:
@@ -45,13 +47,17 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
         with checkpoint.as_directory() as folder:
             resume = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=False)
 
+    import ray
+
+    where = {NODE_ID_KEY: ray.get_runtime_context().get_node_id(), DEVICE_KEY: device}
+
     def report(metrics: dict[str, float], state: TrainState) -> None:
         outputs = state.pop("predictions", None)
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
             if outputs is not None:
                 write_predictions(predictions_table(outputs), Path(folder) / PREDICTIONS_FILE)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report({**metrics, **where}, checkpoint=tune.Checkpoint.from_directory(folder))
 
     trial, confirm = spec.trial_config(params), run is not None
     try:

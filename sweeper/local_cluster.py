@@ -1,0 +1,106 @@
+"""A real multi-node Ray cluster on one machine, for tests and benchmarks: `ray start` per node, each node on its own
+loopback address and in its own process session, so one node can be killed as a machine would die.
+
+    with LocalCluster(workers=2, cpus_per_worker=1) as cluster:
+        subprocess.run(["sweeper", "run", "spec.yaml", "--address", cluster.address], env=cluster.env)
+        cluster.kill_worker(0)  # SIGKILL the node's every process
+
+If Ray's token file exists (``~/.ray/auth_token``), the head turns token authentication on; ``env`` then carries
+``RAY_AUTH_MODE=token`` so drivers and worker nodes authenticate too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+class LocalCluster:
+    """A head (no CPUs: it runs drivers, not trials) on 127.0.0.1 and ``workers`` nodes on 127.0.0.2, .3, ..."""
+
+    def __init__(self, workers: int = 2, cpus_per_worker: float = 1, head_cpus: float = 0) -> None:
+        self.workers = workers
+        self.cpus_per_worker = cpus_per_worker
+        self.head_cpus = head_cpus
+        self.port = _free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.env = {**os.environ, "RAY_ADDRESS": self.address}
+        if "RAY_AUTH_MODE" not in self.env and (Path.home() / ".ray" / "auth_token").is_file():
+            self.env["RAY_AUTH_MODE"] = "token"
+        self.head: subprocess.Popen | None = None
+        self.nodes: list[subprocess.Popen | None] = []
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self, timeout_s: float = 240) -> None:
+        self.head = self._ray_start(
+            "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.head_cpus:g}",
+            "--include-dashboard=false",
+        )  # fmt: skip
+        self._wait(lambda cpus: True, timeout_s, "the head")
+        for i in range(self.workers):
+            node = (f"--address={self.address}", f"--node-ip-address=127.0.0.{i + 2}")
+            self.nodes.append(self._ray_start(*node, f"--num-cpus={self.cpus_per_worker:g}"))
+        want = self.head_cpus + self.workers * self.cpus_per_worker
+        self._wait(lambda cpus: cpus >= want, timeout_s, f"{self.workers} worker nodes")
+
+    def kill_worker(self, index: int) -> None:
+        """SIGKILL every process of worker node ``index`` (its raylet, object store and trial workers)."""
+        node = self.nodes[index]
+        if node is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+            self.nodes[index] = None
+
+    def stop(self) -> None:
+        for i in range(len(self.nodes)):
+            self.kill_worker(i)
+        if self.head is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.head.pid, signal.SIGTERM)
+            try:
+                self.head.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.head.pid, signal.SIGKILL)
+            self.head = None
+
+    def _ray_start(self, *args: str) -> subprocess.Popen:
+        ray = str(Path(sys.executable).parent / "ray")
+        return subprocess.Popen(
+            [ray, "start", "--block", "--disable-usage-stats", *args], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+
+    def _wait(self, ready: Any, timeout_s: float, what: str) -> None:
+        """Until `ray status`-like cluster resources say ``ready(cpus)``; asked from a short-lived driver."""
+        probe = "import ray; ray.init(); print(ray.cluster_resources().get('CPU', 0))"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            out = subprocess.run(
+                [sys.executable, "-c", probe], env=self.env, capture_output=True, text=True, timeout=60
+            )  # fmt: skip
+            lines = out.stdout.strip().splitlines()
+            if out.returncode == 0 and lines and ready(float(lines[-1])):
+                return
+            time.sleep(1.0)
+        self.stop()
+        raise RuntimeError(f"{what} did not come up within {timeout_s:.0f} s")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
