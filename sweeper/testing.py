@@ -3,11 +3,13 @@
 ``write_sweep`` writes exactly what a real sweep leaves for ``sweeper recommend`` (spec.yaml, results/trials.parquet
 and per-run predictions), with predictions drawn so that each family is right on a chosen fraction of samples.
 Families given the same accuracy *and* the same ``twin`` name get identical predictions (one family under two
-names): a tie by construction.
+names): a tie by construction. ``confirmation_runs`` yields the same runs (predictions and the metrics they give)
+for writing a sweep another way, e.g. through ``ParquetResults``'s hooks as ``benchmarks/results_scale.py`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,37 +45,59 @@ class Layout:
     seed: int = 0
 
 
+@dataclass
+class ConfirmationRun:
+    """One confirmation run of a family: its predictions and the metrics they give, or the error it failed with."""
+
+    family: str
+    trial_id: str
+    seed: int
+    outputs: dict[str, dict[str, Any]] | None  # split -> {index, labels, probs} (``predictions_table``); None: failed
+    metrics: dict[str, float]  # "<split>/<task>/<metric>", "<split>/mean_<metric>", "<split>/loss"
+    error: str | None = None
+
+
 def write_sweep(folder: Path, families: dict[str, Family], layout: Layout | None = None) -> Path:
     """A confirmed sweep named after ``folder``; returns ``folder``."""
     layout = layout or Layout()
     folder.mkdir(parents=True, exist_ok=True)
     spec = {"name": folder.name, "objective": {"metric": layout.objective, "mode": layout.mode}, "parameters": {}}
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
-    rng = np.random.default_rng(layout.seed)
-    labels = {
-        split: {t: rng.integers(0, c, size=n) for t, c in layout.tasks.items()}
-        for split, n in (("val", layout.n_val), ("test", layout.n_test))
-    }
     rows: list[dict[str, Any]] = []
     for name, family in families.items():
         epochs = 4 if family.search_status == "completed" else 2
         rows.append({**_row(name, f"s-{name}", "search", family.search_status, epochs, None, family),
                      layout.objective: family.accuracy})  # fmt: skip
-        for seed in range(1000, 1000 + layout.seeds):
-            trial = f"c-{name}-{seed}"
-            if family.failed:
-                rows.append({**_row(name, trial, "confirm", "failed", 1, seed, family), "error": family.failed})
-                continue
-            draw = np.random.default_rng([layout.seed, seed, _key(family.twin or name)])
-            outputs = {s: _outputs(draw, labels[s], family.accuracy, layout.tasks) for s in ("val", "test")}
-            write_predictions(predictions_table(outputs), folder / PREDICTIONS_DIR / f"{trial}.parquet")
-            row = _row(name, trial, "confirm", "completed", 4, seed, family)
-            row |= _metrics(outputs, layout.tasks)
-            rows.append(row)
+    for run in confirmation_runs(families, layout):
+        family = families[run.family]
+        if run.outputs is None:
+            failed = _row(run.family, run.trial_id, "confirm", "failed", 1, run.seed, family)
+            rows.append({**failed, "error": run.error})
+            continue
+        write_predictions(predictions_table(run.outputs), folder / PREDICTIONS_DIR / f"{run.trial_id}.parquet")
+        rows.append(_row(run.family, run.trial_id, "confirm", "completed", 4, run.seed, family) | run.metrics)
     columns = list(dict.fromkeys(k for r in rows for k in r))
     (folder / TRIALS_FILE).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows]), folder / TRIALS_FILE)
     return folder
+
+
+def confirmation_runs(families: dict[str, Family], layout: Layout) -> Iterator[ConfirmationRun]:
+    """``layout.seeds`` runs per family, family by family, seeds from 1000; trial ids ``c-<family>-<seed>``."""
+    rng = np.random.default_rng(layout.seed)
+    labels = {
+        split: {t: rng.integers(0, c, size=n) for t, c in layout.tasks.items()}
+        for split, n in (("val", layout.n_val), ("test", layout.n_test))
+    }
+    for name, family in families.items():
+        for seed in range(1000, 1000 + layout.seeds):
+            trial = f"c-{name}-{seed}"
+            if family.failed:
+                yield ConfirmationRun(name, trial, seed, None, {}, family.failed)
+                continue
+            draw = np.random.default_rng([layout.seed, seed, _key(family.twin or name)])
+            outputs = {s: _outputs(draw, labels[s], family.accuracy, layout.tasks) for s in ("val", "test")}
+            yield ConfirmationRun(name, trial, seed, outputs, _metrics(outputs, layout.tasks))
 
 
 def _row(name: str, trial: str, stage: str, status: str, epochs: int, seed: int | None, family: Family) -> dict:

@@ -299,8 +299,10 @@ def check_options(metric: str, mode: str | None, prefer: str, margin: float, exc
         raise ConfigError(f"prefer must be one of {', '.join(PREFER)}, but got {prefer!r}")
     if not margin >= 0:
         raise ConfigError(f"margin must be >= 0, but got {margin!r}")
+    if not exclude:
+        return
     from sweeper.errors import RegistryError
-    from sweeper.models import check_fusion_name
+    from sweeper.models import check_fusion_name  # imports torch (~1 s): only when there are names to check
 
     for name in exclude:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from rich.console import Console
@@ -15,7 +16,15 @@ FORMATS = ("table", "json", "md")
 
 
 def render_json(rec: Recommendation) -> str:
-    return json.dumps(rec.to_dict(), indent=2, default=str)
+    return json.dumps(rec, indent=2, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    """A dataclass as its fields, as ``asdict`` gives them but without first deep-copying every search trial (~0.3 s
+    for 10,000); anything else json cannot write, as text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    return str(value)
 
 
 def headline(rec: Recommendation) -> str:

@@ -67,13 +67,13 @@ def _write_documents(folder: Path, markdown: str, json: str) -> Report:
 
 def log_report(sweep_dir: Path, folder: Path) -> bool:
     """Log the report folder on the sweep's MLflow parent run (artifact path ``report``); False if none is known."""
-    from mlflow.tracking import MlflowClient
-
     from sweeper.tracking.mlflow_tracker import read_tracking
 
     saved = read_tracking(sweep_dir)
     if not saved.get("parent_run_id"):
         return False
+    from mlflow.tracking import MlflowClient  # ~1 s to import: only for a sweep that has a parent run
+
     client = MlflowClient(saved["tracking_uri"])
     client.log_artifacts(saved["parent_run_id"], str(folder), artifact_path=REPORT_DIR)
     return True

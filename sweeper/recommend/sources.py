@@ -6,6 +6,7 @@ reported metric, train_s and error, one row per trial.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -23,11 +24,15 @@ MLFLOW_RUN_ID = "mlflow_run_id"
 
 def params_of(row: dict[str, Any]) -> dict[str, Any]:
     """A trial row's sampled hyperparameters other than the fusion (which names its family)."""
-    return {
-        k.removeprefix(CONFIG_PREFIX): v
-        for k, v in row.items()
-        if k.startswith(CONFIG_PREFIX) and v is not None and k != f"{CONFIG_PREFIX}fusion"
-    }
+    return {name: row[column] for column, name in _param_columns(tuple(row)) if row[column] is not None}
+
+
+@functools.lru_cache(maxsize=64)
+def _param_columns(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(column, parameter name) of each ``config/`` column but the fusion. Rows read from one table share their
+    columns, so this is worked out once, not once per row (10,000 rows x 60 columns: ~0.2 s)."""
+    fusion = f"{CONFIG_PREFIX}fusion"
+    return tuple((c, c.removeprefix(CONFIG_PREFIX)) for c in columns if c.startswith(CONFIG_PREFIX) and c != fusion)
 
 
 def rows_from_mlflow(tracking_uri: str, sweep: str, objective: str) -> list[dict[str, Any]]:

@@ -3,6 +3,8 @@ exclusions, chance, test refusal and the across-datasets decision."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,18 @@ def test_with_several_configurations_per_family_the_best_on_validation_represent
     rec = recommend(sweep, n_boot=200)
     gated = next(f for f in rec.fusions if f.fusion == "gated")
     assert gated.source_trial == expected and gated.runs == 3  # one configuration's seeds, not both mixed
+
+
+def test_the_recommend_command_imports_neither_torch_nor_mlflow_nor_scipy_stats(tmp_path: Path) -> None:
+    """Together ~3 s of a 3 s budget, and not needed: the model registry only checks --exclude names, MLflow only
+    receives the report of a sweep with a parent run, scipy.stats only tests ranks across sweeps."""
+    sweep = write_sweep(tmp_path / "imports", {"concat": Family(0.6), "gated": Family(0.9)})
+    code = (
+        "import sys\n"
+        "from sweeper.cli import app\n"
+        f"app(['recommend', {str(sweep)!r}, '--format', 'json'], standalone_mode=False)\n"
+        "print(sorted(m for m in ('torch', 'mlflow', 'scipy.stats') if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
