@@ -25,12 +25,17 @@ from typing import Any
 class LocalCluster:
     """A head (no CPUs: it runs drivers, not trials) on 127.0.0.1 and ``workers`` nodes on 127.0.0.2, .3, ..."""
 
-    def __init__(self, workers: int = 2, cpus_per_worker: float = 1, head_cpus: float = 0) -> None:
+    def __init__(
+        self, workers: int = 2, cpus_per_worker: float = 1, head_cpus: float = 0, *, dashboard: bool = False
+    ) -> None:
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
         self.head_cpus = head_cpus
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
+        # Ray's dashboard (Ray Jobs' API) on loopback, when asked for; it needs ray[default].
+        self.dashboard_port = _free_port() if dashboard else None
+        self.dashboard = f"http://127.0.0.1:{self.dashboard_port}" if dashboard else None
         self.env = {**os.environ, "RAY_ADDRESS": self.address}
         if "RAY_AUTH_MODE" not in self.env and (Path.home() / ".ray" / "auth_token").is_file():
             self.env["RAY_AUTH_MODE"] = "token"
@@ -45,10 +50,13 @@ class LocalCluster:
         self.stop()
 
     def start(self, timeout_s: float = 240) -> None:
+        dashboard = ["--include-dashboard=false"]
+        if self.dashboard_port:
+            port = f"--dashboard-port={self.dashboard_port}"
+            dashboard = ["--include-dashboard=true", "--dashboard-host=127.0.0.1", port]
         self.head = self._ray_start(
-            "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.head_cpus:g}",
-            "--include-dashboard=false",
-        )  # fmt: skip
+            "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.head_cpus:g}", *dashboard
+        )
         self._wait(lambda cpus: True, timeout_s, "the head")
         for i in range(self.workers):
             node = (f"--address={self.address}", f"--node-ip-address=127.0.0.{i + 2}")

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ SPEC_FILE = "spec.yaml"
 DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
 CLASSES_FILE = "classes.json"
 OPTUNA_DB = "optuna.db"
+RAY_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray for a Ray Job's entrypoint
 SEARCH_EXPERIMENT = "ray"  # Tune's experiment folder for the search, under the sweep folder
 CONFIRM_EXPERIMENT = "ray-confirm"  # ... for the first confirmation; a later `sweeper confirm` adds -2, -3, ...
 
@@ -457,15 +459,27 @@ def _init_ray(address: str | None) -> bool:
         check_reachable(address)
     if ray.is_initialized():  # a caller (a notebook, the test suite) already holds a Ray session
         return False
+    if RAY_JOB_ENV in os.environ:
+        # A Ray Job's entrypoint runs in the job's working_dir, which Ray extracts again whenever it starts a worker
+        # for the job: the old folder is removed and the driver is left in a deleted directory (os.getcwd() then
+        # fails, and MLflow's SQLite store calls it). Every path of the sweep is absolute by now: step out of it.
+        os.chdir(tempfile.gettempdir())
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
+            # address="local": a new Ray on this machine, even where `ray start` left a cluster that ray.init()
+            # would otherwise join (it reads /tmp/ray/ray_current_cluster); joining is what --address is for.
             ray.init(
-                num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
+                address="local",
+                num_cpus=os.cpu_count(),
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
             )
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise SweepError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
+        where = f"connect to the Ray cluster at {address!r}" if address else "start a local Ray"
+        raise SweepError(f"cannot {where}: {exc}") from None
     return True
 
 
