@@ -243,14 +243,26 @@ def recommend_command(
         Path | None,
         typer.Option(help="Where the report (md, json, png) goes (default: SWEEP/report, or report/ beside them)."),
     ] = None,
+    log_mlflow: Annotated[
+        bool,
+        typer.Option(
+            help="Also log the report on the sweep's MLflow parent run (run, resume and confirm always do; it costs "
+            "seconds of MLflow start-up)."
+        ),
+    ] = False,
 ) -> None:
     """Name the best default fusion from confirmed runs: CIs, ties, per-task winners and regret, cost, a report."""
     options = RecommendOptions(metric, mode, exclude or [], source, tracking_uri, prefer, margin)
-    _print_recommendation(sweep_dirs, options, format, report_dir)
+    _print_recommendation(sweep_dirs, options, format, report_dir, log_mlflow=log_mlflow)
 
 
 def _print_recommendation(
-    sweep_dirs: list[Path], options: RecommendOptions, fmt: Format, report_dir: Path | None = None
+    sweep_dirs: list[Path],
+    options: RecommendOptions,
+    fmt: Format,
+    report_dir: Path | None = None,
+    *,
+    log_mlflow: bool = True,
 ) -> None:
     from sweeper.recommend import print_table, recommend
     from sweeper.recommend.report import REPORT_DIR, log_report, write_across_report, write_report
@@ -267,7 +279,7 @@ def _print_recommendation(
     rec = recommend(sweep_dirs[0], **kwargs)
     folder = report_dir or sweep_dirs[0] / REPORT_DIR
     report = write_report(rec, folder)
-    logged = rec.confirmed and options.source == "parquet" and log_report(sweep_dirs[0], folder)
+    logged = log_mlflow and rec.confirmed and options.source == "parquet" and log_report(sweep_dirs[0], folder)
     _emit(fmt, report, lambda: print_table(rec, console), logged=logged)
 
 

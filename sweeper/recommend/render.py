@@ -142,6 +142,11 @@ def _md_search(rec: Recommendation) -> list[str]:
     if not rec.search:
         return []
     lines = ["", "## Search stage (single seed; ASHA-stopped trials apart)", ""]
+    shown = {"completed": rec.search.ranked, "pruned": rec.search.pruned, "failed": rec.search.failed}
+    counts = rec.search.counts or {k: len(v) for k, v in shown.items()}
+    if any(counts[k] > len(v) for k, v in shown.items()):
+        listed = ", ".join(f"{len(v)} of {counts[k]:,} {k}" for k, v in shown.items() if counts[k])
+        lines += [f"Listed: the best {listed}; every trial is in `results/trials.parquet`.", ""]
     lines += _md_table(["trial", "fusion", "status", "epochs", "score", "params"], [
         [t["trial_id"], t["fusion"], "completed", str(t["epochs"]), _num(t["score"], 4), _params(t["params"])]
         for t in rec.search.ranked
