@@ -272,10 +272,10 @@ def read_back(sweep: Path, expected_rows: int, expected_trials: int) -> dict[str
     }
 
 
-def time_command(sweep: Path, repeat: int) -> tuple[float, float, float]:
+def time_command(sweep: Path, repeat: int, *options: str) -> tuple[float, float, float]:
     """``python -m sweeper recommend SWEEP --format json`` run ``repeat`` times: the median and the fastest wall
     time, and the median CPU time (user + system; what other work on the machine inflates the least)."""
-    cli = [sys.executable, "-m", "sweeper", "recommend", str(sweep), "--format", "json"]
+    cli = [sys.executable, "-m", "sweeper", "recommend", str(sweep), "--format", "json", *options]
     wall, cpu = [], []
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -288,7 +288,7 @@ def time_command(sweep: Path, repeat: int) -> tuple[float, float, float]:
 
 
 def add_mlflow_parent(sweep: Path) -> None:
-    """The sweep's own MLflow store and parent run, as a real sweep has them: recommend then logs its report there."""
+    """The sweep's own MLflow store and parent run, as a real sweep has them: recommend --log-mlflow logs there."""
     from mlflow.tracking import MlflowClient
 
     from sweeper.tracking.mlflow_tracker import default_tracking_uri
@@ -318,7 +318,7 @@ def time_recommend(sweep: Path, repeat: int, mlflow: bool) -> dict[str, Any]:
     _, library_s = timed(recommend, sweep)
     if mlflow:
         add_mlflow_parent(sweep)
-    mlflow_s = time_command(sweep, repeat)[0] if mlflow else math.nan
+    mlflow_s = time_command(sweep, repeat, "--log-mlflow")[0] if mlflow else math.nan
     return {
         "mlflow_s": mlflow_s,
         "cli_s": cli_s,
@@ -363,7 +363,7 @@ def main() -> None:
         "--mlflow",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also time recommend on the sweep with an MLflow parent run, which receives the report",
+        help="also time recommend --log-mlflow on the sweep with an MLflow parent run",
     )
     parser.add_argument("--dir", type=Path, help="write the sweep here and keep it (default: a temporary folder)")
     args = parser.parse_args()
@@ -403,8 +403,8 @@ def print_figures(args: argparse.Namespace, written: Written, read: dict[str, An
     print(f"recommend    {rec['cli_s']:8.2f} s  `python -m sweeper recommend SWEEP --format json`, a new process "
           f"(median of {args.repeat}, fastest {rec['cli_min_s']:.2f} s; CPU {rec['cli_cpu_s']:.2f} s)")  # fmt: skip
     if args.mlflow:
-        print(f"  + MLflow   {rec['mlflow_s']:8.2f} s  the same command on the sweep with an MLflow parent run (SQLite "
-              "store), which receives the report")  # fmt: skip
+        print(f"  + MLflow   {rec['mlflow_s']:8.2f} s  the same with --log-mlflow, on the sweep with an MLflow parent "
+              "run (SQLite store), which receives the report")  # fmt: skip
     print(f"  in-process {rec['first_s']:8.2f} s  first call (recommend, report with plots, {rec['json_mib']:.1f} MiB "
           f"of JSON), {rec['again_s']:.2f} s again; recommend() alone {rec['library_s']:.2f} s; "
           f"default {rec['default']}")  # fmt: skip
