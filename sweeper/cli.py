@@ -305,10 +305,31 @@ def ui(
 ) -> None:
     """Open the MLflow UI on a sweep's own store (stop it with Ctrl-C)."""
     command = ui_command(sweep_dir, host, port)
+    if not _loopback(host):
+        err_console.print(
+            f"warning: --host {host} serves the MLflow UI beyond this machine, and it has no authentication: anyone "
+            "who reaches the port can read and change the runs. Put MLflow's basic-auth app in front of it "
+            "(mlflow server --app-name basic-auth) or keep the default 127.0.0.1 and use an SSH tunnel.",
+            style="yellow",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     typer.echo(f"MLflow UI for {sweep_dir} on http://{host}:{port}  (Ctrl-C to stop)")
     sys.stdout.flush()
     # Become the MLflow server rather than its parent, so a signal that stops `sweeper ui` stops the server too.
     os.execv(command[0], command)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def ui_command(sweep_dir: Path, host: str, port: int) -> list[str]:

@@ -225,3 +225,28 @@ def test_run_with_a_name_that_is_no_folder_name_is_one_line(tmp_path: Path) -> N
     line = _one_line_error(runner.invoke(app, ["run", DEMO, "--name", "../evil", "--sweeps-dir", str(tmp_path)]))
     assert line.startswith("error: --name: name: ") and "'../evil'" in line
     assert not any(tmp_path.parent.glob("evil"))
+
+
+def test_ui_on_a_public_host_warns_that_mlflow_has_no_authentication(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sweeper import cli
+
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    monkeypatch.setattr(cli.os, "execv", lambda *args: None)  # everything up to starting the server
+    result = runner.invoke(app, ["ui", str(tmp_path), "--host", "0.0.0.0"])
+    assert result.exit_code == 0, result.output
+    assert "has no authentication" in result.stderr and "basic-auth" in result.stderr
+    quiet = runner.invoke(app, ["ui", str(tmp_path)])
+    assert quiet.stderr == ""
+
+
+def test_a_ray_token_file_readable_by_others_is_made_owner_only(tmp_path: Path) -> None:
+    from sweeper.tune.runner import secure_token_file
+
+    token = tmp_path / "auth_token"
+    token.write_text("secret")
+    token.chmod(0o644)
+    assert secure_token_file(token) is True
+    assert token.stat().st_mode & 0o777 == 0o600
+    assert secure_token_file(token) is False  # already private

@@ -480,6 +480,20 @@ def _init_ray(address: str | None) -> bool:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"connect to the Ray cluster at {address!r}" if address else "start a local Ray"
         raise SweepError(f"cannot {where}: {exc}") from None
+    secure_token_file()
+    return True
+
+
+def secure_token_file(path: Path | None = None) -> bool:
+    """Make Ray's auth token file readable by its owner only; True if its mode was changed.
+
+    Ray writes ``~/.ray/auth_token`` (or ``RAY_AUTH_TOKEN_PATH``) with mode 0644 on some machines, so any local user
+    could read the token and join the cluster.
+    """
+    path = path or Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if not path.is_file() or not path.stat().st_mode & 0o077:
+        return False
+    path.chmod(0o600)
     return True
 
 
