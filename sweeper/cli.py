@@ -106,7 +106,7 @@ def run(
     if address or os.environ.get("RAY_ADDRESS"):
         check_reachable(address or os.environ["RAY_ADDRESS"])
     if tracking_uri:
-        check_tracking_uri(tracking_uri)
+        tracking_uri = check_tracking_uri(tracking_uri)
     console.print(
         f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
         f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"
@@ -148,19 +148,22 @@ def _resume(
     if address or os.environ.get("RAY_ADDRESS"):
         check_reachable(address or os.environ["RAY_ADDRESS"])
     if tracking_uri:
-        check_tracking_uri(tracking_uri)
+        tracking_uri = check_tracking_uri(tracking_uri)
     console.print(f"resuming sweep [bold]{spec.name}[/bold] ({spec.budget.num_samples} trials) in {sweep_dir}")
     _print_outcome(resume_sweep(sweep_dir, address=address, tracking_uri=tracking_uri, confirm=confirm), recommend)
 
 
 def _print_outcome(outcome: Any, recommend: bool) -> None:
+    from sweeper.tracking.mlflow_tracker import redact
+
     counts = ", ".join(f"{n} {status}" for status, n in outcome.counts.items() if n)
     console.print(f"search finished in {outcome.wall_s:.1f} s: {counts}")
     if outcome.confirm_counts is not None:
         done = ", ".join(f"{n} {status}" for status, n in outcome.confirm_counts.items() if n) or "nothing to add"
         console.print(f"confirmation finished in {outcome.confirm_wall_s:.1f} s: {done}")
     sweep_dir = outcome.sweep_dir
-    console.print(f"results: {sweep_dir}/results   MLflow: {outcome.tracking_uri}   UI: sweeper ui {sweep_dir}")
+    mlflow = redact(outcome.tracking_uri)
+    console.print(f"results: {sweep_dir}/results   MLflow: {mlflow}   UI: sweeper ui {sweep_dir}", highlight=False)
     if recommend:
         _print_recommendation([sweep_dir], RecommendOptions(), Format.table)
 

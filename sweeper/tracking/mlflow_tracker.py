@@ -16,7 +16,7 @@ import socket
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from sweeper.errors import SweepError
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
@@ -42,22 +42,47 @@ def default_tracking_uri(sweep_dir: Path) -> str:
     return f"sqlite:///{(Path(sweep_dir) / MLFLOW_DB).resolve()}"
 
 
-def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
+def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> str:
     """Fail fast on a URI MLflow cannot use, or a tracking server nothing listens on (MLflow would retry for
-    minutes)."""
+    minutes). Returns the URI to use, without credentials (``take_credentials``)."""
+    uri = take_credentials(uri)
     parsed = urlparse(uri)
     if parsed.scheme.split("+")[0] not in _TRACKING_SCHEMES:  # postgresql+psycopg2:// names a driver
         raise SweepError(
-            f"unsupported MLflow tracking URI {uri!r}; expected http(s)://host:port, sqlite:///path/mlflow.db, "
+            f"unsupported MLflow tracking URI {redact(uri)!r}; expected http(s)://host:port, sqlite:///path/mlflow.db, "
             "a database URI (postgresql://, mysql://, mssql://), file:///path or a folder"
         )
     if parsed.scheme not in ("http", "https"):
-        return
+        return uri
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         socket.create_connection((parsed.hostname or "", port), timeout=timeout_s).close()
     except OSError as exc:
         raise SweepError(f"cannot reach the MLflow tracking server at {uri!r}: {exc.strerror or exc}") from None
+    return uri
+
+
+def take_credentials(uri: str) -> str:
+    """A tracking server's ``user:password@`` moves to MLFLOW_TRACKING_USERNAME/PASSWORD (MLflow reads them) for this
+    process, so the URI that is printed, logged and kept in ``tracking.json`` holds no secret. A resume in another
+    process needs them again: from those variables, or from the URI given again."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https") or not (parsed.username or parsed.password):
+        return uri
+    if parsed.username:
+        os.environ["MLFLOW_TRACKING_USERNAME"] = unquote(parsed.username)
+    if parsed.password:
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = unquote(parsed.password)
+    return parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
+
+
+def redact(uri: str) -> str:
+    """The URI with any password replaced by ``***`` (a database URI keeps its credentials, as MLflow needs them)."""
+    parsed = urlparse(uri)
+    if not parsed.password:
+        return uri
+    user = f"{parsed.username}:" if parsed.username else ":"
+    return parsed._replace(netloc=f"{user}***@{parsed.netloc.rpartition('@')[2]}").geturl()
 
 
 class MlflowTracker(SweepCallback):
@@ -121,7 +146,7 @@ class MlflowTracker(SweepCallback):
                 self._went_away(exc)
                 return
             message = str(exc.message).splitlines()[0]  # a refusing server or store: the user's setting
-            raise SweepError(f"MLflow at {self.tracking_uri!r} refused the sweep: {message}") from None
+            raise SweepError(f"MLflow at {redact(self.tracking_uri)!r} refused the sweep: {message}") from None
 
     def _connect(self) -> None:
         from mlflow.tracking import MlflowClient
@@ -175,7 +200,7 @@ class MlflowTracker(SweepCallback):
         self._write(lambda mirror: mirror.close_parent(self.sweep_dir, [self.stage]))
         if self.down_since is not None:
             _warn(
-                f"MLflow at {self.tracking_uri!r} is still unreachable; the results are complete in Parquet. "
+                f"MLflow at {redact(self.tracking_uri)!r} is still unreachable; the results are complete in Parquet. "
                 f"Replay them with: sweeper sync {self.sweep_dir}"
             )
 
@@ -193,8 +218,8 @@ class MlflowTracker(SweepCallback):
     def _went_away(self, exc: Exception) -> None:
         self.down_since = self._last_try = time.time()
         _warn(
-            f"MLflow at {self.tracking_uri!r} failed ({_first_line(exc)}); the sweep goes on, Parquet keeps every "
-            f"result, and they are replayed to MLflow once it answers"
+            f"MLflow at {redact(self.tracking_uri)!r} failed ({_first_line(exc)}); the sweep goes on, Parquet keeps "
+            "every result, and they are replayed to MLflow once it answers"
         )
 
     def _catch_up(self, *, force: bool = False) -> None:
@@ -207,7 +232,7 @@ class MlflowTracker(SweepCallback):
             return
         away = time.time() - (self.down_since or time.time())
         self.down_since = None
-        _warn(f"MLflow at {self.tracking_uri!r} answers again after {away:.0f} s; what it missed is replayed")
+        _warn(f"MLflow at {redact(self.tracking_uri)!r} answers again after {away:.0f} s; what it missed is replayed")
 
 
 def sweep_params(spec: Any) -> dict[str, object]:

@@ -326,14 +326,14 @@ def sync_sweep(sweep_dir: Path, tracking_uri: str | None = None) -> SyncCounts:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from sweeper.tracking.mlflow_tracker import check_tracking_uri, default_tracking_uri, sweep_params
+    from sweeper.tracking.mlflow_tracker import check_tracking_uri, default_tracking_uri, redact, sweep_params
     from sweeper.tracking.parquet import read_trials
     from sweeper.tune.runner import SPEC_FILE, load_sweep_spec
 
     spec = load_sweep_spec(sweep_dir)
     sweep_dir = Path(sweep_dir).resolve()
     uri = tracking_uri or read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
-    check_tracking_uri(uri)
+    uri = check_tracking_uri(uri)
     rows = read_trials(sweep_dir).to_pylist()
     try:
         client = MlflowClient(uri)
@@ -346,5 +346,5 @@ def sync_sweep(sweep_dir: Path, tracking_uri: str | None = None) -> SyncCounts:
         counts = mirror.sync(sweep_dir, list(spec.parameters))
         mirror.close_parent(sweep_dir, sorted({r["stage"] for r in rows}, key=["search", "confirm"].index))
     except MlflowException as exc:
-        raise SweepError(f"MLflow at {uri!r} refused the sync: {str(exc.message).splitlines()[0]}") from None
+        raise SweepError(f"MLflow at {redact(uri)!r} refused the sync: {str(exc.message).splitlines()[0]}") from None
     return counts

@@ -109,7 +109,7 @@ def run_sweep(
     sweep_dir = Path(sweep_dir).resolve()
     check_sweep_dir(sweep_dir, overwrite=overwrite)
     if tracking_uri:
-        check_tracking_uri(tracking_uri)
+        tracking_uri = check_tracking_uri(tracking_uri)
     data = build_dataset(spec.data)
     spec.check_dataset(data.spec)
     _quiet_tune()
@@ -148,7 +148,7 @@ def resume_sweep(
     spec = load_sweep_spec(sweep_dir)
     sweep_dir = Path(sweep_dir).resolve()
     if tracking_uri:
-        check_tracking_uri(tracking_uri)
+        tracking_uri = check_tracking_uri(tracking_uri)
     data = build_dataset(spec.data)
     _quiet_tune()
     started_ray = _init_ray(address)
