@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class LocalCluster:
         if "RAY_AUTH_MODE" not in self.env and (Path.home() / ".ray" / "auth_token").is_file():
             self.env["RAY_AUTH_MODE"] = "token"
         self.head: subprocess.Popen | None = None
+        self.logs: list[Path] = []  # each node's `ray start` output, for a node that does not come up
         self.nodes: list[subprocess.Popen | None] = []
 
     def __enter__(self) -> LocalCluster:
@@ -58,11 +60,12 @@ class LocalCluster:
             "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.head_cpus:g}", *dashboard
         )
         self._wait(lambda cpus: True, timeout_s, "the head")
+        # One node at a time: two raylets starting together on a 2-core machine can time out registering.
         for i in range(self.workers):
             node = (f"--address={self.address}", f"--node-ip-address=127.0.0.{i + 2}")
             self.nodes.append(self._ray_start(*node, f"--num-cpus={self.cpus_per_worker:g}"))
-        want = self.head_cpus + self.workers * self.cpus_per_worker
-        self._wait(lambda cpus: cpus >= want, timeout_s, f"{self.workers} worker nodes")
+            want = self.head_cpus + (i + 1) * self.cpus_per_worker
+            self._wait(lambda cpus, want=want: cpus >= want, timeout_s, f"worker node 127.0.0.{i + 2}")
 
     def kill_worker(self, index: int) -> None:
         """SIGKILL every process of worker node ``index`` (its raylet, object store and trial workers)."""
@@ -84,19 +87,25 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 os.killpg(self.head.pid, signal.SIGKILL)
             self.head = None
+        for log in self.logs:
+            log.unlink(missing_ok=True)
+        self.logs = []
 
     def _ray_start(self, *args: str) -> subprocess.Popen:
         ray = str(Path(sys.executable).parent / "ray")
-        return subprocess.Popen(
-            [ray, "start", "--block", "--disable-usage-stats", *args], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+        log = tempfile.NamedTemporaryFile("w", prefix="sweeper-ray-node-", suffix=".log", delete=False)  # noqa: SIM115
+        self.logs.append(Path(log.name))
+        # A small object store per node: several nodes share this machine's memory.
+        command = [ray, "start", "--block", "--disable-usage-stats", "--object-store-memory=200000000", *args]
+        return subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _wait(self, ready: Any, timeout_s: float, what: str) -> None:
         """Until `ray status`-like cluster resources say ``ready(cpus)``; asked from a short-lived driver."""
         probe = "import ray; ray.init(); print(ray.cluster_resources().get('CPU', 0))"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            if any(node is not None and node.poll() is not None for node in [self.head, *self.nodes]):
+                break  # a node's `ray start` exited: it will not come up
             out = subprocess.run(
                 [sys.executable, "-c", probe], env=self.env, capture_output=True, text=True, timeout=60
             )  # fmt: skip
@@ -104,8 +113,9 @@ class LocalCluster:
             if out.returncode == 0 and lines and ready(float(lines[-1])):
                 return
             time.sleep(1.0)
+        tails = "\n".join(f"--- {p.name}:\n" + "\n".join(p.read_text().splitlines()[-15:]) for p in self.logs)
         self.stop()
-        raise RuntimeError(f"{what} did not come up within {timeout_s:.0f} s")
+        raise RuntimeError(f"{what} did not come up (waited up to {timeout_s:.0f} s); the nodes said:\n{tails}")
 
 
 def _free_port() -> int:
