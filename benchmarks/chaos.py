@@ -30,16 +30,11 @@ from typing import Any
 
 import yaml
 
+from sweeper.testing import TINY
+
+# The tests' tiny spec, two trials at a time (kills then hit trials running side by side), one seed x two folds.
 SPEC: dict[str, Any] = {
-    "name": "chaos",
-    "data": {"n_samples": 400, "seed": 0},
-    "model": {"hidden_dim": 8},
-    "train": {"batch_size": 64},
-    "parameters": {
-        "fusion": {"type": "choice", "values": ["concat", "gated", "cross_attention", "low_rank"]},
-        "heads": {"type": "choice", "values": [1, 2], "when": {"fusion": ["cross_attention"]}},
-        "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
-    },
+    **TINY,
     "budget": {"num_samples": 8, "max_epochs": 4, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 2},
     "confirm": {"seeds": 1, "folds": 2},
 }

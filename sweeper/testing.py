@@ -23,6 +23,25 @@ from sweeper.recommend import stats
 from sweeper.tracking.parquet import TRIALS_FILE
 from sweeper.tracking.predictions import PREDICTIONS_DIR, predictions_table, write_predictions
 
+# The smallest real sweep spec that exercises everything: four fusion families, conditional parameters, ASHA, seeds
+# and cross-validation. The tests' fixtures and benchmarks/chaos.py start from it.
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "data": {"n_samples": 400, "seed": 0},
+    "model": {"hidden_dim": 8},
+    "train": {"batch_size": 64},
+    "parameters": {
+        "fusion": {"type": "choice", "values": ["concat", "gated", "cross_attention", "low_rank"]},
+        "heads": {"type": "choice", "values": [1, 2], "when": {"fusion": ["cross_attention"]}},
+        "rank": {"type": "int", "low": 2, "high": 8, "log": True, "when": {"fusion": ["low_rank"]}},
+        "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+    },
+    # One trial at a time keeps ASHA's decisions deterministic (seeded data, model, sampler).
+    "budget": {"num_samples": 8, "max_epochs": 3, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 1},
+    # Two seeds x two folds per family: the least that exercises seeds, cross-validation and paired intervals.
+    "confirm": {"seeds": 2, "folds": 2},
+}
+
 
 @dataclass
 class Family:

@@ -15,26 +15,11 @@ from typing import Any
 import pytest
 
 from sweeper.config import SweepSpec, parse_spec
+from sweeper.testing import TINY
 
 # Prepared datasets are cached by content; the tests keep theirs out of the user's cache folder.
 os.environ.setdefault("SWEEPER_CACHE_DIR", tempfile.mkdtemp(prefix="sweeper-test-cache-"))
 
-TINY: dict[str, Any] = {
-    "name": "tiny",
-    "data": {"n_samples": 400, "seed": 0},
-    "model": {"hidden_dim": 8},
-    "train": {"batch_size": 64},
-    "parameters": {
-        "fusion": {"type": "choice", "values": ["concat", "gated", "cross_attention", "low_rank"]},
-        "heads": {"type": "choice", "values": [1, 2], "when": {"fusion": ["cross_attention"]}},
-        "rank": {"type": "int", "low": 2, "high": 8, "log": True, "when": {"fusion": ["low_rank"]}},
-        "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
-    },
-    # One trial at a time keeps ASHA's decisions deterministic (seeded data, model, sampler).
-    "budget": {"num_samples": 8, "max_epochs": 3, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 1},
-    # Two seeds x two folds per family: the least that exercises seeds, cross-validation and paired intervals.
-    "confirm": {"seeds": 2, "folds": 2},
-}
 NO_CONFIRM: dict[str, Any] = {"enabled": False}  # for tests of the search stage alone
 
 
