@@ -8,8 +8,9 @@ from sweeper.tracking.mlflow_tracker import redact, take_credentials
 
 
 def test_a_servers_user_and_password_move_to_mlflows_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    # Set through monkeypatch first, so that what take_credentials writes is undone after the test.
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "")
     clean = take_credentials("https://ana:s%40cret@mlflow.example:5000/base")
     assert clean == "https://mlflow.example:5000/base"
     import os
