@@ -234,6 +234,9 @@ def test_ui_on_a_public_host_warns_that_mlflow_has_no_authentication(
 
     (tmp_path / "mlflow.db").write_bytes(b"")
     monkeypatch.setattr(cli.os, "execv", lambda *args: None)  # everything up to starting the server
+    # ui sets MLFLOW_SERVER_ALLOWED_HOSTS for the server it becomes; here it must not outlive the test (an MLflow
+    # server started later would refuse 127.0.0.1 as a host)
+    monkeypatch.setenv("MLFLOW_SERVER_ALLOWED_HOSTS", "")
     result = runner.invoke(app, ["ui", str(tmp_path), "--host", "0.0.0.0"])
     assert result.exit_code == 0, result.output
     assert "has no authentication" in result.stderr and "basic-auth" in result.stderr
