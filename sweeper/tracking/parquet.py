@@ -155,4 +155,18 @@ def read_trials(sweep_dir: str | Path, *, discarded: bool = False) -> pa.Table:
     return table if discarded else _without_discarded(table)
 
 
+def read_experiment(
+    sweep_dir: str | Path, experiment: str, *, discarded: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trial rows and the epoch rows of one Tune experiment of a sweep (``ray``, ``ray-confirm``, ...): what a
+    resume continues; both empty for a new sweep."""
+    try:
+        rows = read_trials(sweep_dir, discarded=discarded).to_pylist()
+        trials = [t for t in rows if t.get("experiment") == experiment]
+        epochs = read_epochs(sweep_dir).to_pylist() if trials else []
+    except SweepError:  # nothing written yet
+        return [], []
+    return trials, epochs
+
+
 __all__ = ["ParquetResults", "TrialStatus", "read_epochs", "read_trials"]

@@ -169,14 +169,9 @@ class TrackerBridge(Callback):
 
 def _earlier_records(sweep_dir: Path, experiment: str) -> dict[str, TrialRecord]:
     """The trials of Tune experiment ``experiment`` already in Parquet, with their epochs: what a resume continues."""
-    from sweeper.errors import SweepError
-    from sweeper.tracking import read_epochs, read_trials
+    from sweeper.tracking.parquet import read_experiment
 
-    try:
-        rows = [r for r in read_trials(sweep_dir, discarded=True).to_pylist() if r.get("experiment") == experiment]
-        epochs = read_epochs(sweep_dir).to_pylist() if rows else []
-    except SweepError:  # a new sweep
-        return {}
+    rows, epochs = read_experiment(sweep_dir, experiment, discarded=True)
     by_trial: dict[str, list[dict[str, Any]]] = {}
     for e in epochs:
         by_trial.setdefault(e["trial_id"], []).append({k: v for k, v in e.items() if _is_metric(k, v)})

@@ -19,6 +19,8 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
+from sweeper.tracking.parquet import read_experiment
+
 
 class ResumableASHA(ASHAScheduler):
     """ASHA (one bracket) whose rung state is read back from ``sweep_dir``'s results for Tune experiment
@@ -38,7 +40,7 @@ class ResumableASHA(ASHAScheduler):
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
         if not self._loaded:
             self._loaded = True
-            self.restore_rungs(_earlier(self.sweep_dir, self.experiment))
+            self.restore_rungs(read_experiment(self.sweep_dir, self.experiment))
         super().on_trial_add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
@@ -56,16 +58,3 @@ class ResumableASHA(ASHAScheduler):
                 score = scores.get((trial["trial_id"], int(milestone)))
                 if score is not None:
                     recorded[trial["trial_id"]] = self._metric_op * score
-
-
-def _earlier(sweep_dir: Path, experiment: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The trial and epoch rows of one Tune experiment of this sweep (empty for a new sweep)."""
-    from sweeper.errors import SweepError
-    from sweeper.tracking import read_epochs, read_trials
-
-    try:
-        trials = [t for t in read_trials(sweep_dir).to_pylist() if t.get("experiment") == experiment]
-        epochs = read_epochs(sweep_dir).to_pylist() if trials else []
-    except SweepError:  # nothing written yet
-        return [], []
-    return trials, epochs
