@@ -192,16 +192,13 @@ def run_search(
     spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, optuna_storage: str, *, quiet: bool
 ) -> dict[str, int]:
     """The search stage: a new Tune experiment, or the interrupted one restored; its counts by status."""
-    from ray import tune
-
     from sweeper.tune.callbacks import TrackerBridge
-    from sweeper.tune.trainable import ray_trainable
 
     path = sweep_dir / SEARCH_EXPERIMENT
     if _search_done(spec, sweep_dir):
         return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
     if restorable(path):
-        tuner = tune.Tuner.restore(str(path), trainable=ray_trainable(spec, data), resume_errored=False)
+        tuner = restore_tuner(path, spec, data)
     else:  # new, or killed before Tune first saved its state: start over, discarding what ran
         _fail_orphan_optuna_trials(spec, optuna_storage)
         bridge = TrackerBridge(sweep_dir, "search", SEARCH_EXPERIMENT, spec.budget.num_samples, quiet=quiet)
@@ -240,18 +237,16 @@ def run_confirmation(
     An interrupted confirmation experiment is restored and finished first; then the runs still missing are planned
     (none, when it was the same request) and run as a new experiment.
     """
-    from ray import tune
 
     from sweeper.tune.callbacks import TrackerBridge
     from sweeper.tune.confirm import build_confirm_tuner, choose_folds, plan_runs, select_candidates
-    from sweeper.tune.trainable import ray_trainable
 
     experiments = sorted(sweep_dir.glob(f"{CONFIRM_EXPERIMENT}*"), key=lambda p: _experiment_number(p.name))
     latest = experiments[-1] if experiments else None
     restored = None
     if latest is not None and restorable(latest):
         restored = latest.name
-        tune.Tuner.restore(str(latest), trainable=ray_trainable(spec, data), resume_errored=False).fit()
+        restore_tuner(latest, spec, data).fit()
         _raise_if_interrupted(sweep_dir, restored)
     earlier = read_trials(sweep_dir).to_pylist()
     candidates = select_candidates(spec, earlier, spec.confirm.per_fusion)
@@ -302,6 +297,18 @@ def _stage_rows(sweep_dir: Path, experiment: str) -> list[dict[str, Any]]:
 def restorable(path: Path) -> bool:
     """Whether Tune saved an experiment's state there (``Tuner.can_restore`` only checks for ``tuner.pkl``)."""
     return (path / "tuner.pkl").is_file() and any(path.glob("experiment_state-*.json"))
+
+
+def restore_tuner(path: Path, spec: SweepSpec, data: MultimodalDataset) -> Any:
+    """The Tuner of an interrupted stage as Tune last saved it; errored trials stay errored (retries are used up)."""
+    from ray import tune
+
+    from sweeper.tune.storage import atomic_local_fs
+    from sweeper.tune.trainable import ray_trainable
+
+    return tune.Tuner.restore(
+        str(path), trainable=ray_trainable(spec, data), resume_errored=False, storage_filesystem=atomic_local_fs()
+    )
 
 
 def _experiment_number(name: str) -> int:

@@ -82,9 +82,12 @@ def run_config(name: str, sweep_dir: Path, bridge: Any, max_retries: int) -> Any
     ``max_retries`` restarts from that checkpoint of a trial whose worker died."""
     from ray import tune
 
+    from sweeper.tune.storage import atomic_local_fs
+
     return tune.RunConfig(
         name=name,
         storage_path=str(sweep_dir),
+        storage_filesystem=atomic_local_fs(),  # a driver killed mid-copy must not leave a cut experiment state
         callbacks=[bridge],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         failure_config=tune.FailureConfig(max_failures=max_retries),
