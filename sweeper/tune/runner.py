@@ -7,6 +7,7 @@ Optuna study) and ``ray/`` (Tune's experiment state and each trial's latest chec
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -306,6 +307,11 @@ def restore_tuner(path: Path, spec: SweepSpec, data: MultimodalDataset) -> Any:
     from sweeper.tune.storage import atomic_local_fs
     from sweeper.tune.trainable import ray_trainable
 
+    newest = max(path.glob("experiment_state-*.json"))  # the one Tune restores from
+    try:
+        json.loads(newest.read_text())
+    except (ValueError, OSError) as exc:  # Tune would log the error and silently start the stage over
+        raise SweepError(f"Tune's experiment state {str(newest)!r} is damaged ({exc}); it cannot be resumed") from None
     return tune.Tuner.restore(
         str(path), trainable=ray_trainable(spec, data), resume_errored=False, storage_filesystem=atomic_local_fs()
     )
@@ -376,8 +382,6 @@ def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 def save_data_artifacts(data: MultimodalDataset, folder: Path) -> None:
     """What turns a trial's outputs back into the user's terms: class names per task, fitted text tokenizers."""
-    import json
-
     folder.mkdir(parents=True, exist_ok=True)
     classes = {t.name: data.classes.get(t.name, [str(k) for k in range(t.num_classes)]) for t in data.spec.tasks}
     (folder / CLASSES_FILE).write_text(json.dumps(classes, indent=2))

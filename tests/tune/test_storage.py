@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pyarrow.fs as pafs
+import pytest
 
 from sweeper.tune.storage import atomic_local_fs
 
@@ -49,3 +50,15 @@ def test_it_travels_to_ray_workers(tmp_path: Path) -> None:
         out.write(b"whole")
     assert (tmp_path / "f").read_bytes() == b"whole"
     assert fs == atomic_local_fs()
+
+
+def test_a_damaged_experiment_state_is_refused_in_one_line_not_started_over(tmp_path: Path) -> None:
+    from sweeper.config import SweepSpec
+    from sweeper.errors import SweepError
+    from sweeper.testing import TINY
+    from sweeper.tune.runner import restore_tuner
+
+    (tmp_path / "tuner.pkl").write_bytes(b"")
+    (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text("")  # cut by a kill, as before the fix
+    with pytest.raises(SweepError, match=r"is damaged .* it cannot be resumed"):
+        restore_tuner(tmp_path, SweepSpec.model_validate(TINY), None)  # type: ignore[arg-type]
