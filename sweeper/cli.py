@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -75,6 +76,13 @@ def run(
         bool | None,
         typer.Option(help="Confirm after the search: each family's best configuration x seeds (default: the spec's)."),
     ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Shared or cloud storage for checkpoints, Tune's state and a copy of the results: s3://bucket/path, "
+            "gs://bucket/path or a folder every node mounts (default: the sweep folder). MLflow and Optuna stay local."
+        ),
+    ] = None,
     recommend: Annotated[bool, typer.Option(help="Print the recommendation when the sweep ends.")] = True,
     resume: Annotated[
         bool, typer.Option(help="Continue the sweep of this name if its folder holds one; else start it.")
@@ -107,13 +115,18 @@ def run(
         check_reachable(address or os.environ["RAY_ADDRESS"])
     if tracking_uri:
         tracking_uri = check_tracking_uri(tracking_uri)
+    if storage:
+        from sweeper.tune.storage import check_storage_uri
+
+        storage = check_storage_uri(storage)
     console.print(
         f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
         f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"
     )
     outcome = run_sweep(
-        sweep, sweep_dir, address=address, tracking_uri=tracking_uri, overwrite=overwrite, confirm=confirm
-    )
+        sweep, sweep_dir, address=address, tracking_uri=tracking_uri, overwrite=overwrite, confirm=confirm,
+        storage=storage,
+    )  # fmt: skip
     _print_outcome(outcome, recommend)
 
 
@@ -164,6 +177,8 @@ def _print_outcome(outcome: Any, recommend: bool) -> None:
     sweep_dir = outcome.sweep_dir
     mlflow = redact(outcome.tracking_uri)
     console.print(f"results: {sweep_dir}/results   MLflow: {mlflow}   UI: sweeper ui {sweep_dir}", highlight=False)
+    if outcome.storage:
+        console.print(f"storage: {outcome.storage} (checkpoints, Tune's state, a copy of the results)", highlight=False)
     if recommend:
         _print_recommendation([sweep_dir], RecommendOptions(), Format.table)
 
@@ -224,7 +239,11 @@ class RecommendOptions:
 @_user_errors
 def recommend_command(
     sweep_dirs: Annotated[
-        list[Path], typer.Argument(help="A sweep folder (e.g. sweeps/demo), or several for one default across them.")
+        list[str],
+        typer.Argument(
+            help="A sweep folder (e.g. sweeps/demo) or a sweep in storage (s3://bucket/sweeps/demo, from --storage), "
+            "or several for one default across them."
+        ),
     ],
     metric: Annotated[str | None, typer.Option(help="Validation metric to rank by (default: the objective).")] = None,
     mode: Annotated[str | None, typer.Option(help="'max' or 'min' (default: the objective's, else guessed).")] = None,
@@ -256,7 +275,18 @@ def recommend_command(
 ) -> None:
     """Name the best default fusion from confirmed runs: CIs, ties, per-task winners and regret, cost, a report."""
     options = RecommendOptions(metric, mode, exclude or [], source, tracking_uri, prefer, margin)
-    _print_recommendation(sweep_dirs, options, format, report_dir, log_mlflow=log_mlflow)
+    if not any("://" in s for s in sweep_dirs):
+        _print_recommendation([Path(s) for s in sweep_dirs], options, format, report_dir, log_mlflow=log_mlflow)
+        return
+    from sweeper.recommend.report import REPORT_DIR
+    from sweeper.tune.storage import fetch_sweep
+
+    with tempfile.TemporaryDirectory() as downloads:  # a sweep in storage is read from a copy of its results
+        folders = [fetch_sweep(s, Path(downloads)) if "://" in s else Path(s) for s in sweep_dirs]
+        if report_dir is None:
+            report_dir = Path(REPORT_DIR) / (folders[0].name if len(folders) == 1 else "")
+        # the MLflow parent run is the driver's, not reachable from a copy
+        _print_recommendation(folders, options, format, report_dir, log_mlflow=False)
 
 
 def _print_recommendation(

@@ -35,6 +35,7 @@ from sweeper.tracking import (
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import check_tracking_uri, sweep_params
 from sweeper.tracking.sync import read_tracking, write_tracking
+from sweeper.tune.storage import STORAGE_KEY, StorageMirror, check_storage_uri, sweep_storage
 
 SPEC_FILE = "spec.yaml"
 DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
@@ -57,6 +58,7 @@ class SweepOutcome:
     counts: dict[str, int]  # status -> number of search trials
     confirm_counts: dict[str, int] | None = None  # status -> number of confirmation runs; None if not confirmed
     confirm_wall_s: float = 0.0
+    storage: str | None = None  # <--storage>/<name>, when the sweep has one
 
     @property
     def wall_s(self) -> float:
@@ -99,8 +101,13 @@ def run_sweep(
     overwrite: bool = False,
     quiet: bool = False,
     confirm: bool | None = None,
+    storage: str | None = None,
 ) -> SweepOutcome:
     """Run ``spec`` to the end and write everything under ``sweep_dir``; Ray is started locally if needed.
+
+    ``storage`` (``s3://bucket/path``, ``gs://...``, or a folder every node mounts) takes Tune's experiment state
+    and checkpoints, under ``<storage>/<name>/``, and a copy of the Parquet results; the MLflow SQLite store, the
+    Optuna study and the results journal stay in ``sweep_dir`` on the driver.
 
     The search is followed by the confirmation stage (``sweeper.tune.confirm``) unless ``confirm`` is False, or
     None and the spec turns it off. Bad data, an unreachable cluster or an occupied folder fail before anything is
@@ -111,6 +118,8 @@ def run_sweep(
     check_sweep_dir(sweep_dir, overwrite=overwrite)
     if tracking_uri:
         tracking_uri = check_tracking_uri(tracking_uri)
+    if storage:
+        storage = check_storage_uri(storage)
     data = build_dataset(spec.data)
     spec.check_dataset(data.spec)
     _quiet_tune()
@@ -122,7 +131,9 @@ def run_sweep(
         tmp = sweep_dir / f"{SPEC_FILE}.tmp"  # the spec marks a sweep folder: it appears whole or not at all
         tmp.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
         tmp.replace(sweep_dir / SPEC_FILE)
-        write_tracking(sweep_dir, tracking_uri=tracking_uri or default_tracking_uri(sweep_dir))
+        write_tracking(
+            sweep_dir, tracking_uri=tracking_uri or default_tracking_uri(sweep_dir), **{STORAGE_KEY: storage}
+        )
         return _run_stages(spec, sweep_dir, data, quiet=quiet, confirm=confirm)
     finally:
         if started_ray:
@@ -150,6 +161,8 @@ def resume_sweep(
     sweep_dir = Path(sweep_dir).resolve()
     if tracking_uri:
         tracking_uri = check_tracking_uri(tracking_uri)
+    if storage := read_tracking(sweep_dir).get(STORAGE_KEY):
+        check_storage_uri(storage)  # reachable, and its credentials in this process's environment again
     data = build_dataset(spec.data)
     _quiet_tune()
     started_ray = _init_ray(address)
@@ -183,6 +196,8 @@ def _run_stages(
         first = next(r for r in _stage_rows(sweep_dir, SEARCH_EXPERIMENT) if r["error"])
         raise SweepError(f"every trial failed; the first with: {first['error']}")
     outcome = SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
+    storage = sweep_storage(sweep_dir)
+    outcome.storage = storage.where if storage.uri else None
     if spec.confirm.enabled if confirm is None else confirm:
         outcome.confirm_counts = run_confirmation(spec, sweep_dir, data, spec.confirm.seeds, quiet=quiet)
         outcome.confirm_wall_s = time.time() - ended_at
@@ -195,11 +210,10 @@ def run_search(
     """The search stage: a new Tune experiment, or the interrupted one restored; its counts by status."""
     from sweeper.tune.callbacks import TrackerBridge
 
-    path = sweep_dir / SEARCH_EXPERIMENT
     if _search_done(spec, sweep_dir):
         return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
-    if restorable(path):
-        tuner = restore_tuner(path, spec, data)
+    if restorable(sweep_dir, SEARCH_EXPERIMENT):
+        tuner = restore_tuner(sweep_dir, SEARCH_EXPERIMENT, spec, data)
     else:  # new, or killed before Tune first saved its state: start over, discarding what ran
         _fail_orphan_optuna_trials(spec, optuna_storage)
         bridge = TrackerBridge(sweep_dir, "search", SEARCH_EXPERIMENT, spec.budget.num_samples, quiet=quiet)
@@ -242,12 +256,12 @@ def run_confirmation(
     from sweeper.tune.callbacks import TrackerBridge
     from sweeper.tune.confirm import build_confirm_tuner, choose_folds, plan_runs, select_candidates
 
-    experiments = sorted(sweep_dir.glob(f"{CONFIRM_EXPERIMENT}*"), key=lambda p: _experiment_number(p.name))
+    experiments = sorted(sweep_storage(sweep_dir).names(CONFIRM_EXPERIMENT), key=_experiment_number)
     latest = experiments[-1] if experiments else None
     restored = None
-    if latest is not None and restorable(latest):
-        restored = latest.name
-        restore_tuner(latest, spec, data).fit()
+    if latest is not None and restorable(sweep_dir, latest):
+        restored = latest
+        restore_tuner(sweep_dir, latest, spec, data).fit()
         _raise_if_interrupted(sweep_dir, restored)
     earlier = read_trials(sweep_dir).to_pylist()
     candidates = select_candidates(spec, earlier, spec.confirm.per_fusion)
@@ -266,7 +280,7 @@ def run_confirmation(
     )
     if runs:
         # A folder Tune never saved state in is reused (what ran there is discarded); else the next free name.
-        name = latest.name if latest is not None and restored is None else _next_confirm_experiment(experiments)
+        name = latest if latest is not None and restored is None else _next_confirm_experiment(experiments)
         bridge = TrackerBridge(sweep_dir, "confirm", name, len(runs), quiet=quiet)
         bridge.start()
         build_confirm_tuner(spec, sweep_dir, data, runs, bridge, name).fit()
@@ -295,26 +309,29 @@ def _stage_rows(sweep_dir: Path, experiment: str) -> list[dict[str, Any]]:
         return []
 
 
-def restorable(path: Path) -> bool:
-    """Whether Tune saved an experiment's state there (``Tuner.can_restore`` only checks for ``tuner.pkl``)."""
-    return (path / "tuner.pkl").is_file() and any(path.glob("experiment_state-*.json"))
+def restorable(sweep_dir: Path, experiment: str) -> bool:
+    """Whether Tune saved the state of ``experiment`` (``Tuner.can_restore`` only checks for ``tuner.pkl``)."""
+    storage = sweep_storage(sweep_dir)
+    return storage.exists(experiment, "tuner.pkl") and bool(storage.names("experiment_state-", experiment))
 
 
-def restore_tuner(path: Path, spec: SweepSpec, data: MultimodalDataset) -> Any:
+def restore_tuner(sweep_dir: Path, experiment: str, spec: SweepSpec, data: MultimodalDataset) -> Any:
     """The Tuner of an interrupted stage as Tune last saved it; errored trials stay errored (retries are used up)."""
     from ray import tune
 
-    from sweeper.tune.storage import atomic_local_fs
     from sweeper.tune.trainable import ray_trainable
 
-    newest = max(path.glob("experiment_state-*.json"))  # the one Tune restores from
+    storage = sweep_storage(sweep_dir)
+    newest = max(storage.names("experiment_state-", experiment))  # the one Tune restores from
     try:
-        json.loads(newest.read_text())
+        json.loads(storage.read_text(experiment, newest))
     except (ValueError, OSError) as exc:  # Tune would log the error and silently start the stage over
-        raise SweepError(f"Tune's experiment state {str(newest)!r} is damaged ({exc}); it cannot be resumed") from None
+        where = f"{storage.where}/{experiment}/{newest}"
+        raise SweepError(f"Tune's experiment state {where!r} is damaged ({exc}); it cannot be resumed") from None
     return tune.Tuner.restore(
-        str(path), trainable=ray_trainable(spec, data), resume_errored=False, storage_filesystem=atomic_local_fs()
-    )
+        storage.path(experiment), trainable=ray_trainable(spec, data), resume_errored=False,
+        storage_filesystem=storage.fs,
+    )  # fmt: skip
 
 
 def _experiment_number(name: str) -> int:
@@ -322,10 +339,10 @@ def _experiment_number(name: str) -> int:
     return int(suffix) if suffix.isdigit() else 1
 
 
-def _next_confirm_experiment(experiments: list[Path]) -> str:
+def _next_confirm_experiment(experiments: list[str]) -> str:
     if not experiments:
         return CONFIRM_EXPERIMENT
-    return f"{CONFIRM_EXPERIMENT}-{_experiment_number(experiments[-1].name) + 1}"
+    return f"{CONFIRM_EXPERIMENT}-{_experiment_number(experiments[-1]) + 1}"
 
 
 def _fail_orphan_optuna_trials(spec: SweepSpec, storage: str) -> None:
@@ -356,7 +373,8 @@ def load_sweep_spec(sweep_dir: Path) -> SweepSpec:
 
 
 def make_trackers(spec: SweepSpec, sweep_dir: Path, stage: str, total: int, *, quiet: bool) -> list[SweepCallback]:
-    """Parquet first (the source of truth, written before anything else), then MLflow, then the terminal."""
+    """Parquet first (the source of truth, written before anything else), then MLflow, the copy to the storage if
+    the sweep has one, then the terminal (last: the bridge reads the progress tracker as ``trackers[-1]``)."""
     tracking_uri = read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
     return [
         ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
@@ -371,6 +389,7 @@ def make_trackers(spec: SweepSpec, sweep_dir: Path, stage: str, total: int, *, q
             param_names=list(spec.parameters),
             stage=stage,
         ),
+        *([StorageMirror(sweep_dir, storage)] if (storage := sweep_storage(sweep_dir)).uri else []),
         ConsoleProgress(total, spec.objective.metric, quiet=quiet),
     ]
 

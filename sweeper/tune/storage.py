@@ -13,12 +13,22 @@ Object stores (``s3://``, ``gs://``) already behave that way: an object appears 
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+
+from sweeper.errors import SweepError
+from sweeper.tracking import SweepCallback, TrialRecord
+
+logger = logging.getLogger(__name__)
 
 
 class _AtomicFile:
@@ -125,3 +135,182 @@ class AtomicLocalHandler(pafs.FileSystemHandler):
 def atomic_local_fs() -> pafs.FileSystem:
     """The local filesystem for Tune's ``storage_filesystem``, with whole-file writes (see the module's text)."""
     return pafs.PyFileSystem(AtomicLocalHandler())
+
+
+# Schemes pyarrow opens itself (as Ray Tune does); a plain path is a folder every node mounts at the same place.
+REMOTE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
+STORAGE_KEY = "storage_uri"  # in the sweep's tracking.json: where Tune and the results mirror go, without secrets
+MIRRORED = ("spec.yaml", "data", "results")  # what the storage gets of the driver's sweep folder
+
+
+def check_storage_uri(uri: str) -> str:
+    """Check a ``--storage`` URI and make its folder; returns it without credentials (``take_storage_credentials``)."""
+    uri = take_storage_credentials(uri)
+    fs, path = open_storage(uri)
+    try:
+        fs.create_dir(path, recursive=True)
+        info = fs.get_file_info(path)
+    except OSError as exc:
+        raise SweepError(f"cannot use --storage {uri!r}: {_first_line(exc)}") from None
+    if info.type is not pafs.FileType.Directory:
+        raise SweepError(f"--storage {uri!r} is not a folder")
+    return uri
+
+
+def take_storage_credentials(uri: str) -> str:
+    """Check a storage URI's form; returns it without credentials.
+
+    ``s3://KEY:SECRET@bucket/path`` moves the key pair to AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for this process
+    (and a local Ray it starts), so that nothing printed, logged or saved holds the secret. Query parameters that
+    pyarrow understands pass through, e.g. ``?endpoint_override=host:port&scheme=http`` for an S3-compatible server.
+    """
+    parsed = urlsplit(uri)
+    scheme = parsed.scheme.lower()
+    if scheme and scheme not in (*REMOTE_SCHEMES, "file"):
+        raise SweepError(
+            f"unsupported --storage {redact_uri(uri)!r}; expected s3://bucket/path, gs://bucket/path, file:///path "
+            "or a folder every node mounts (an absolute path)"
+        )
+    if not scheme and not Path(uri).is_absolute():
+        raise SweepError(
+            f"--storage {uri!r} is a relative path; a shared folder must be absolute, as every node resolves it"
+        )
+    if parsed.username or parsed.password:
+        if scheme != "s3":
+            raise SweepError(
+                f"--storage {redact_uri(uri)!r} holds credentials; for {scheme}:// give them in the environment"
+            )
+        os.environ["AWS_ACCESS_KEY_ID"] = unquote(parsed.username or "")
+        os.environ["AWS_SECRET_ACCESS_KEY"] = unquote(parsed.password or "")
+        uri = urlunsplit(parsed._replace(netloc=parsed.netloc.rpartition("@")[2]))
+    return uri
+
+
+def open_storage(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and the path in it of a storage URI or shared folder (local ones write files whole)."""
+    if not urlsplit(uri).scheme:
+        return atomic_local_fs(), str(Path(uri))
+    try:
+        fs, path = pafs.FileSystem.from_uri(uri)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise SweepError(f"cannot open --storage {redact_uri(uri)!r}: {_first_line(exc)}") from None
+    if isinstance(fs, pafs.LocalFileSystem):
+        return atomic_local_fs(), path
+    return fs, path.rstrip("/")
+
+
+@dataclass(frozen=True)
+class SweepStorage:
+    """Where a sweep's Tune experiments (state and checkpoints) live: the sweep folder, or ``uri``/<sweep name>."""
+
+    fs: pafs.FileSystem
+    root: str
+    uri: str | None = None  # None: the driver's sweep folder
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def exists(self, *parts: str) -> bool:
+        return bool(self.fs.get_file_info(self.path(*parts)).type != pafs.FileType.NotFound)
+
+    def names(self, prefix: str = "", *parts: str) -> list[str]:
+        """The names in the folder ``parts`` that start with ``prefix``."""
+        selector = pafs.FileSelector(self.path(*parts), allow_not_found=True)
+        return sorted(i.base_name for i in self.fs.get_file_info(selector) if i.base_name.startswith(prefix))
+
+    def read_text(self, *parts: str) -> str:
+        with self.fs.open_input_stream(self.path(*parts)) as stream:
+            return bytes(stream.read()).decode()
+
+    @property
+    def where(self) -> str:
+        """How to name it to a user (no credentials: they were taken out of the URI)."""
+        return self.uri.rstrip("/") + "/" + self.root.rpartition("/")[2] if self.uri else self.root
+
+
+def sweep_storage(sweep_dir: Path) -> SweepStorage:
+    """The storage that ``sweep_dir``'s sweep was started with (its tracking.json says), else the folder itself."""
+    from sweeper.tracking.sync import read_tracking
+
+    uri = read_tracking(sweep_dir).get(STORAGE_KEY)
+    if not uri:
+        return SweepStorage(atomic_local_fs(), str(Path(sweep_dir).resolve()))
+    fs, path = open_storage(uri)
+    return SweepStorage(fs, f"{path}/{Path(sweep_dir).name}", uri)
+
+
+def mirror_results(sweep_dir: Path, storage: SweepStorage) -> None:
+    """Copy the spec, the data artifacts and the Parquet results of the driver's sweep folder to the storage."""
+    for name in MIRRORED:
+        local = Path(sweep_dir) / name
+        if local.is_dir():
+            storage.fs.create_dir(storage.path(name), recursive=True)
+        if local.exists():
+            pafs.copy_files(str(local), storage.path(name), destination_filesystem=storage.fs, use_threads=False)
+
+
+def fetch_sweep(uri: str, into: Path) -> Path:
+    """Download a sweep that a storage URI holds (``<storage>/<sweep name>``) into ``into``/<name>, for reading."""
+    uri = take_storage_credentials(uri)
+    fs, path = open_storage(uri)
+    name = path.rstrip("/").rpartition("/")[2]
+    local = into / name
+    storage = SweepStorage(fs, path.rstrip("/"), uri)
+    try:
+        found = storage.exists("spec.yaml")
+    except OSError as exc:
+        raise SweepError(f"cannot read {uri!r}: {_first_line(exc)}") from None
+    if not found:
+        raise SweepError(f"{redact_uri(uri)!r} holds no sweep (spec.yaml is missing); expected <--storage>/<name>")
+    for item in MIRRORED:
+        if storage.exists(item):
+            target = local / item
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if fs.get_file_info(storage.path(item)).type == pafs.FileType.Directory:
+                target.mkdir(exist_ok=True)
+            pafs.copy_files(storage.path(item), str(target), source_filesystem=fs)
+    return local
+
+
+def redact_uri(uri: str) -> str:
+    """The URI with its password or secret key replaced by ``***``."""
+    parsed = urlsplit(uri)
+    if not parsed.password:
+        return uri
+    host = parsed.netloc.rpartition("@")[2]
+    return urlunsplit(parsed._replace(netloc=f"{parsed.username or ''}:***@{host}"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class StorageMirror(SweepCallback):
+    """Copies the driver's Parquet results (and spec, data artifacts) to the sweep's storage as trials end, at most
+    once every ``every_s`` seconds, and at the end of each stage; ``sweeper recommend <storage>/<name>`` reads them.
+
+    It runs after the Parquet tracker, so a stage's last copy holds its compacted files. A failed copy is logged and
+    tried again at the next one: the driver's folder stays the source of truth.
+    """
+
+    def __init__(self, sweep_dir: Path, storage: SweepStorage, every_s: float = 30.0) -> None:
+        self.sweep_dir, self.storage, self.every_s = Path(sweep_dir), storage, every_s
+        self._last = 0.0
+
+    def on_sweep_start(self) -> None:
+        self._copy()
+
+    def on_trial_end(self, trial: TrialRecord) -> None:
+        if time.monotonic() - self._last >= self.every_s:
+            self._copy()
+
+    def on_sweep_end(self, trials: list[TrialRecord]) -> None:
+        self._copy()
+
+    def _copy(self) -> None:
+        self._last = time.monotonic()
+        try:
+            mirror_results(self.sweep_dir, self.storage)
+        except OSError as exc:
+            logger.warning("could not copy the results to %s (tried again later): %s", self.storage.where, exc)

@@ -78,16 +78,17 @@ def ray_trainable(spec: SweepSpec, data: MultimodalDataset) -> Any:
 
 
 def run_config(name: str, sweep_dir: Path, bridge: Any, max_retries: int) -> Any:
-    """Tune's run settings for one stage: its experiment folder under the sweep, the trackers, one checkpoint, and
-    ``max_retries`` restarts from that checkpoint of a trial whose worker died."""
+    """Tune's run settings for one stage: its experiment folder in the sweep's storage, the trackers, one checkpoint,
+    and ``max_retries`` restarts from that checkpoint of a trial whose worker died."""
     from ray import tune
 
-    from sweeper.tune.storage import atomic_local_fs
+    from sweeper.tune.storage import sweep_storage
 
+    storage = sweep_storage(sweep_dir)  # the sweep folder, or <--storage>/<sweep name>
     return tune.RunConfig(
         name=name,
-        storage_path=str(sweep_dir),
-        storage_filesystem=atomic_local_fs(),  # a driver killed mid-copy must not leave a cut experiment state
+        storage_path=storage.root,
+        storage_filesystem=storage.fs,
         callbacks=[bridge],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         failure_config=tune.FailureConfig(max_failures=max_retries),

@@ -58,7 +58,8 @@ def test_a_damaged_experiment_state_is_refused_in_one_line_not_started_over(tmp_
     from sweeper.testing import TINY
     from sweeper.tune.runner import restore_tuner
 
-    (tmp_path / "tuner.pkl").write_bytes(b"")
-    (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text("")  # cut by a kill, as before the fix
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "tuner.pkl").write_bytes(b"")
+    (tmp_path / "ray" / "experiment_state-2026-01-01_00-00-00.json").write_text("")  # cut by a kill, before the fix
     with pytest.raises(SweepError, match=r"is damaged .* it cannot be resumed"):
-        restore_tuner(tmp_path, SweepSpec.model_validate(TINY), None)  # type: ignore[arg-type]
+        restore_tuner(tmp_path, "ray", SweepSpec.model_validate(TINY), None)  # type: ignore[arg-type]
