@@ -37,6 +37,7 @@ from sweeper.tracking.mlflow_tracker import check_tracking_uri, sweep_params
 from sweeper.tracking.sync import read_tracking, write_tracking
 from sweeper.tune.storage import STORAGE_KEY, StorageMirror, check_storage_uri, sweep_storage
 
+logger = logging.getLogger(__name__)
 SPEC_FILE = "spec.yaml"
 DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
 CLASSES_FILE = "classes.json"
@@ -533,11 +534,32 @@ def check_gpus(spec: SweepSpec) -> None:
 
     if spec.resources.gpu > 0:
         available = ray.cluster_resources().get("GPU", 0)
-        if available < spec.resources.gpu:
-            raise SweepError(
-                f"resources.gpu={spec.resources.gpu:g} but the Ray cluster has {available:g} GPUs; "
-                "set resources.gpu: 0, or join a cluster with GPUs (--address)"
-            )
+        if available >= spec.resources.gpu:
+            return
+        scalable = autoscaler_max_gpus()
+        if scalable >= spec.resources.gpu:  # an autoscaling GPU group at zero: the trials' requests start its nodes
+            logger.warning(
+                "the Ray cluster has %g GPUs now; its autoscaler can add up to %g, and will for the trials", available,
+                scalable,
+            )  # fmt: skip
+            return
+        can_add = f" (its autoscaler can add {scalable:g})" if scalable else ""
+        raise SweepError(
+            f"resources.gpu={spec.resources.gpu:g} but the Ray cluster has {available:g} GPUs{can_add}; "
+            "set resources.gpu: 0, or join a cluster with GPUs (--address)"
+        )
+
+
+def autoscaler_max_gpus() -> float:
+    """How many GPUs the cluster's autoscaler may bring up at most (0 without an autoscaler), from the node groups it
+    published in the GCS; Ray Data reads it the same way (``ray/data/_internal/cluster_autoscaler/util.py``)."""
+    from ray._private import state
+
+    try:
+        limits = state.state.get_max_resources_from_cluster_config()
+    except Exception:  # a private API: an upgrade that changes it must not stop a sweep that needs no autoscaler
+        return 0.0
+    return float((limits or {}).get("GPU", 0))
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:

@@ -88,6 +88,30 @@ def test_a_gpu_request_the_cluster_cannot_meet_is_one_line_and_writes_nothing(
     assert not (tmp_path / "gpu").exists()
 
 
+def test_a_gpu_request_is_accepted_where_the_autoscaler_can_add_gpu_nodes(ray_session: None) -> None:
+    """A cluster whose GPU group autoscales from zero (cluster/aws.yaml) has no GPU until trials ask for one. What
+    the autoscaler publishes in the GCS is written here as it would (one group of up to 4 one-GPU nodes)."""
+    import ray._raylet
+    from ray.core.generated import autoscaler_pb2
+    from ray.experimental.internal_kv import _internal_kv_del, _internal_kv_put
+
+    from sweeper.tune.runner import check_gpus
+
+    config = autoscaler_pb2.ClusterConfig()
+    group = config.node_group_configs.add()
+    group.name, group.min_count, group.max_count = "gpu_worker", 0, 4
+    group.resources["CPU"], group.resources["GPU"] = 4, 1
+    key = ray._raylet.GCS_AUTOSCALER_CLUSTER_CONFIG_KEY
+    namespace = ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE
+    _internal_kv_put(key, config.SerializeToString(), namespace=namespace)
+    try:
+        check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 0.5}))  # no error: the autoscaler will start a GPU node
+        with pytest.raises(SweepError, match=r"has 0 GPUs \(its autoscaler can add 4\)"):
+            check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 8}))
+    finally:
+        _internal_kv_del(key, namespace=namespace)
+
+
 def test_a_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session: None, tmp_path: Path) -> None:
     import threading
     import time
