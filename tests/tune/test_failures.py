@@ -97,12 +97,12 @@ def test_a_gpu_request_is_accepted_where_the_autoscaler_can_add_gpu_nodes(ray_se
 
     from sweeper.tune.runner import check_gpus
 
-    config = autoscaler_pb2.ClusterConfig()
+    config = autoscaler_pb2.ClusterConfig()  # type: ignore[attr-defined]
     group = config.node_group_configs.add()
     group.name, group.min_count, group.max_count = "gpu_worker", 0, 4
     group.resources["CPU"], group.resources["GPU"] = 4, 1
-    key = ray._raylet.GCS_AUTOSCALER_CLUSTER_CONFIG_KEY
-    namespace = ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE
+    key = ray._raylet.GCS_AUTOSCALER_CLUSTER_CONFIG_KEY  # type: ignore[attr-defined]
+    namespace = ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE  # type: ignore[attr-defined]
     _internal_kv_put(key, config.SerializeToString(), namespace=namespace)
     try:
         check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 0.5}))  # no error: the autoscaler will start a GPU node
