@@ -537,17 +537,23 @@ def check_gpus(spec: SweepSpec) -> None:
         if available >= spec.resources.gpu:
             return
         scalable = autoscaler_max_gpus()
-        if scalable >= spec.resources.gpu:  # an autoscaling GPU group at zero: the trials' requests start its nodes
-            logger.warning(
-                "the Ray cluster has %g GPUs now; its autoscaler can add up to %g, and will for the trials", available,
-                scalable,
-            )  # fmt: skip
+        if scalable >= spec.resources.gpu or (not scalable and autoscaling_cluster()):
+            # A GPU group the autoscaler keeps at zero: the trials' requests start its nodes.
+            can = f"can add up to {scalable:g}" if scalable else "is expected to add them"
+            logger.warning("the Ray cluster has %g GPUs now; its autoscaler %s for the trials", available, can)
             return
         can_add = f" (its autoscaler can add {scalable:g})" if scalable else ""
         raise SweepError(
             f"resources.gpu={spec.resources.gpu:g} but the Ray cluster has {available:g} GPUs{can_add}; "
             "set resources.gpu: 0, or join a cluster with GPUs (--address)"
         )
+
+
+def autoscaling_cluster() -> bool:
+    """Whether this driver runs on the head of a cluster-launcher cluster, whose autoscaler adds nodes on demand: the
+    launcher leaves ``~/ray_bootstrap_config.yaml`` there; Ray Tune tells the same way
+    (``ray/tune/execution/cluster_info.py``)."""
+    return Path("~/ray_bootstrap_config.yaml").expanduser().exists()
 
 
 def autoscaler_max_gpus() -> float:

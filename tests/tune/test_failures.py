@@ -112,6 +112,18 @@ def test_a_gpu_request_is_accepted_where_the_autoscaler_can_add_gpu_nodes(ray_se
         _internal_kv_del(key, namespace=namespace)
 
 
+def test_a_gpu_request_is_accepted_on_the_head_of_a_cluster_launcher_cluster(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sweeper.tune.runner import check_gpus
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(SweepError, match="has 0 GPUs"):
+        check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 1}))
+    (tmp_path / "ray_bootstrap_config.yaml").write_text("cluster_name: sweeper\n")  # what `ray up` leaves on the head
+    check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 1}))
+
+
 def test_a_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session: None, tmp_path: Path) -> None:
     import threading
     import time
