@@ -1,5 +1,5 @@
 """``python -m sweeper``: the command line, for environments without the ``sweeper`` script on PATH."""
 
-from sweeper.cli import app
+from sweeper.cli import main
 
-app(prog_name="sweeper")
+main()

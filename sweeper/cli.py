@@ -119,6 +119,7 @@ def run(
         from sweeper.tune.storage import check_storage_uri
 
         storage = check_storage_uri(storage)
+    _isolate_local_sweep(address, tracking_uri, storage)
     console.print(
         f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
         f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"
@@ -162,8 +163,35 @@ def _resume(
         check_reachable(address or os.environ["RAY_ADDRESS"])
     if tracking_uri:
         tracking_uri = check_tracking_uri(tracking_uri)
+    saved = _saved_tracking(sweep_dir)
+    _isolate_local_sweep(address, tracking_uri or saved.get("tracking_uri"), saved.get("storage_uri"))
     console.print(f"resuming sweep [bold]{spec.name}[/bold] ({spec.budget.num_samples} trials) in {sweep_dir}")
     _print_outcome(resume_sweep(sweep_dir, address=address, tracking_uri=tracking_uri, confirm=confirm), recommend)
+
+
+_OWN_PROCESS = False  # set by main()
+
+
+def _saved_tracking(sweep_dir: Path) -> dict[str, Any]:
+    from sweeper.tracking.sync import read_tracking as read
+
+    return read(sweep_dir)
+
+
+def _isolate_local_sweep(address: str | None, tracking_uri: str | None, storage: str | None) -> None:
+    """Run a sweep that needs no network in a network namespace where loopback is the only interface, so Ray's
+    processes (which listen on every interface) are reachable from this machine only; see ``sweeper.isolation``."""
+    from urllib.parse import urlparse
+
+    from sweeper.isolation import isolate_network
+
+    remote_tracking = tracking_uri is not None and urlparse(tracking_uri).scheme not in ("", "file", "sqlite")
+    remote_storage = storage is not None and urlparse(storage).scheme not in ("", "file")
+    if not _OWN_PROCESS or address or os.environ.get("RAY_ADDRESS") or remote_tracking or remote_storage:
+        return
+    why = isolate_network(sys.argv[1:])
+    if why:
+        console.print(f"note: Ray's processes listen on every interface (token auth guards them): {why}", style="dim")
 
 
 def _print_outcome(outcome: Any, recommend: bool) -> None:
@@ -217,6 +245,8 @@ def confirm_command(
 
     if not sweep_dir.is_dir():
         raise SweepError(f"sweep folder {str(sweep_dir)!r} does not exist")
+    saved = _saved_tracking(sweep_dir)
+    _isolate_local_sweep(address, saved.get("tracking_uri"), saved.get("storage_uri"))
     counts = confirm_sweep(sweep_dir, seeds=seeds, address=address)
     done = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "every run was already there"
     console.print(f"confirmation finished: {done}")
@@ -482,7 +512,11 @@ def data_demo(
 
 
 def main() -> None:
-    app()
+    """The ``sweeper`` command (and ``python -m sweeper``): a process of its own, which a local sweep may re-run in a
+    private network namespace (``sweeper.isolation``); ``app`` called in-process (tests, notebooks) never does."""
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
+    app(prog_name="sweeper")
 
 
 if __name__ == "__main__":

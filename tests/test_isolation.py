@@ -1,0 +1,111 @@
+"""A local sweep offers nothing to the network: every socket its processes listen on is reachable from this machine
+only. The sweep is a real ``sweeper run`` process with its own local Ray; the test reads the listening sockets of
+every process of it from ``/proc`` while trials run."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import NO_CONFIRM, TINY
+
+from sweeper.errors import SweepError
+from sweeper.tracking import read_epochs
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc"),
+]
+
+
+def _listening(pid: int) -> list[str]:
+    """The addresses of the TCP sockets listening in ``pid``'s network namespace."""
+    found = []
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            if state != "0A":  # LISTEN
+                continue
+            raw = bytes.fromhex(local.split(":")[0])
+            # /proc writes each 32-bit word of the address in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.append(str(ipaddress.ip_address(words)))
+    return found
+
+
+def _interfaces(pid: int) -> set[str]:
+    lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    return {line.split(":")[0].strip() for line in lines}
+
+
+def _session(leader: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == leader:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def test_a_local_sweep_listens_on_loopback_only(tmp_path: Path) -> None:
+    spec = {
+        **TINY,
+        "name": "local",
+        "data": {"n_samples": 2000, "seed": 0},
+        "budget": {"num_samples": 2, "max_epochs": 3, "grace_period": 3, "max_concurrent": 2},
+        "confirm": NO_CONFIRM,
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "SWEEPER_NETWORK_ISOLATION")}
+    log = (tmp_path / "driver.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sweeper", "run", str(tmp_path / "spec.yaml"), "--sweeps-dir", str(tmp_path),
+         "--no-recommend"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while True:  # until a trial has reported an epoch: Ray, its workers and agents are all up
+            assert proc.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no epoch reported in time"
+            try:
+                if len(read_epochs(tmp_path / "local")):
+                    break
+            except SweepError:
+                pass
+            time.sleep(0.2)
+        exposed = {}
+        for pid in _session(proc.pid):
+            try:
+                only_loopback = _interfaces(pid) == {"lo"}
+                addresses = _listening(pid)
+            except OSError:  # the process ended meanwhile
+                continue
+            for address in addresses:
+                ip = ipaddress.ip_address(address)
+                if not (ip.is_loopback or (ip.is_unspecified and only_loopback) or _mapped_loopback(ip)):
+                    exposed[pid] = address
+        assert not exposed, f"listening beyond loopback: {exposed}"
+        assert _interfaces(proc.pid) == {"lo"}  # the driver and its Ray run in a namespace with loopback only
+        assert os.readlink(f"/proc/{proc.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _mapped_loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback
