@@ -23,6 +23,7 @@ from sweeper.recommend.evidence import Evidence, load_evidence
 from sweeper.recommend.search import SearchSummary, summarise_search
 from sweeper.recommend.sources import CONFIG_PREFIX, download_predictions, rows_from_mlflow
 from sweeper.tracking import default_tracking_uri, read_trials
+from sweeper.tracking.parquet import FETCHED_FROM
 from sweeper.tracking.predictions import PREDICTIONS_DIR
 
 PREFER = ("cheapest", "best-mean")
@@ -137,9 +138,11 @@ def recommend(
         failed=evidence.failed, excluded=exclude, seeds=evidence.seeds, folds=evidence.folds, search=search,
     )  # fmt: skip
     if evidence.val is None:
+        origin = sweep_dir / FETCHED_FROM  # a copy of a sweep's results in storage: confirm where it ran
+        where = "<its sweep folder on the driver>" if origin.is_file() else str(sweep_dir)
         base.decided_by = (
             "not confirmed: no fusion family has confirmation runs yet, and a single-seed search score is no "
-            "recommendation; run `sweeper confirm " + str(sweep_dir) + "`"
+            "recommendation; run `sweeper confirm " + where + "`"
         )
         return base
     return _decide(base, evidence, metric.removeprefix("val/"), n_boot)

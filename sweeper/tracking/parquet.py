@@ -30,6 +30,7 @@ from sweeper.tracking.results_log import ResultsLog, read_log
 EPOCHS_DIR = Path("results") / "epochs"
 TRIALS_LOG_DIR = Path("results") / "trials"
 TRIALS_FILE = Path("results") / "trials.parquet"
+FETCHED_FROM = "fetched_from.txt"  # in a copy of a sweep fetched from storage (`sweeper recommend s3://...`): its URI
 EPOCH_KEY = ("trial_id", "epoch")
 TRIAL_KEY = ("trial_id",)
 

@@ -27,6 +27,7 @@ import pyarrow.fs as pafs
 
 from sweeper.errors import SweepError
 from sweeper.tracking import SweepCallback, TrialRecord
+from sweeper.tracking.parquet import FETCHED_FROM
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +270,7 @@ def fetch_sweep(uri: str, into: Path) -> Path:
             if fs.get_file_info(storage.path(item)).type == pafs.FileType.Directory:
                 target.mkdir(exist_ok=True)
             pafs.copy_files(storage.path(item), str(target), source_filesystem=fs)
+    (local / FETCHED_FROM).write_text(uri + "\n")
     return local
 
 
