@@ -27,10 +27,17 @@ class LocalCluster:
     """A head (no CPUs: it runs drivers, not trials) on 127.0.0.1 and ``workers`` nodes on 127.0.0.2, .3, ..."""
 
     def __init__(
-        self, workers: int = 2, cpus_per_worker: float = 1, head_cpus: float = 0, *, dashboard: bool = False
+        self,
+        workers: int = 2,
+        cpus_per_worker: float = 1,
+        head_cpus: float = 0,
+        *,
+        gpus_per_worker: float = 0,
+        dashboard: bool = False,
     ) -> None:
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
+        self.gpus_per_worker = gpus_per_worker  # declared to Ray (`--num-gpus`), whether or not the machine has them
         self.head_cpus = head_cpus
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -63,7 +70,8 @@ class LocalCluster:
         # One node at a time: two raylets starting together on a 2-core machine can time out registering.
         for i in range(self.workers):
             node = (f"--address={self.address}", f"--node-ip-address=127.0.0.{i + 2}")
-            self.nodes.append(self._ray_start(*node, f"--num-cpus={self.cpus_per_worker:g}"))
+            resources = (f"--num-cpus={self.cpus_per_worker:g}", f"--num-gpus={self.gpus_per_worker:g}")
+            self.nodes.append(self._ray_start(*node, *resources))
             want = self.head_cpus + (i + 1) * self.cpus_per_worker
             self._wait(lambda cpus, want=want: cpus >= want, timeout_s, f"worker node 127.0.0.{i + 2}")
 

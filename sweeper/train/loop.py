@@ -150,25 +150,29 @@ def _train_epoch(
     config: TrainConfig,
     generator: torch.Generator,
 ) -> float:
-    """One pass over the training split; returns the mean loss per sample."""
+    """One pass over the training split; returns the mean loss per sample.
+
+    The running loss stays on the device and is read once at the end: ``float(loss)`` per batch would wait for the
+    GPU every batch. Batches are made one at a time (a list of them would copy the whole split).
+    """
     model.train()
     device = next(model.parameters()).device
-    total, seen = 0.0, 0
+    total, seen = torch.zeros((), device=device), 0
     optimizer.zero_grad(set_to_none=True)
-    batches = list(data.batches("train", config.batch_size, shuffle=True, generator=generator))
-    for i, batch in enumerate(batches):
+    n_batches = math.ceil(data.split_size("train") / config.batch_size)
+    for i, batch in enumerate(data.batches("train", config.batch_size, shuffle=True, generator=generator)):
         with _autocast(device, config.precision):
             loss = criterion(model(batch.inputs), batch.targets)  # model: {task: (B, C)} logits
         (loss / config.accumulate_steps).backward()
-        if (i + 1) % config.accumulate_steps == 0 or i + 1 == len(batches):
+        if (i + 1) % config.accumulate_steps == 0 or i + 1 == n_batches:
             if config.clip_grad_norm > 0:
                 params = [p for group in optimizer.param_groups for p in group["params"]]
                 torch.nn.utils.clip_grad_norm_(params, config.clip_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-        total += float(loss.detach()) * len(batch)
+        total += loss.detach().float() * len(batch)
         seen += len(batch)
-    return total / seen
+    return float(total) / seen
 
 
 def _autocast(device: str | torch.device, precision: str) -> torch.autocast:

@@ -42,7 +42,9 @@ def evaluate(
         for task, out in model(batch.inputs).items():
             logits[task].append(out.float())
         n_batches += 1
-    infer_ms = (time.perf_counter() - started) * 1000 / max(n_batches, 1)  # logits are synchronised by .float()
+    if torch.device(data.splits[split].device).type == "cuda":
+        torch.cuda.synchronize()  # CUDA runs ahead of Python: the forward passes may not have finished yet
+    infer_ms = (time.perf_counter() - started) * 1000 / max(n_batches, 1)
     targets = {t: data.targets[t][data.splits[split]] for t in data.spec.task_names}
     if outputs is not None:
         outputs[split] = {

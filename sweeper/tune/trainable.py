@@ -34,7 +34,17 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
     from ray import tune
 
     torch.set_num_threads(max(1, int(spec.resources.cpu)))  # two trials on two cores must not both take both
-    device = "cuda" if spec.resources.gpu > 0 and torch.cuda.is_available() else "cpu"
+    device = "cuda" if spec.resources.gpu > 0 else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        # Ray gave this trial a GPU, but this node's torch cannot use one: training on its CPU instead would be
+        # silently slow, and its timings would be compared with GPU trials'.
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()[:8]
+        built = f"torch {torch.__version__}" + ("" if torch.backends.cuda.is_built() else ", built without CUDA")
+        message = f"resources.gpu={spec.resources.gpu:g}, but node {node} has no usable CUDA device ({built})"
+        tune.report({spec.objective.metric: float("nan"), USER_ERROR_KEY: f"SweepError: {message}"})
+        return
     run = config.get(CONFIRM_KEY)
     params = config
     if run is not None:

@@ -25,12 +25,16 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(workers=2, cpus_per_worker=1) as local:
+    # Each worker node declares one GPU to Ray; this machine has none, as a GPU node whose torch lacks CUDA would.
+    with LocalCluster(workers=2, cpus_per_worker=1, gpus_per_worker=1) as local:
         yield local
 
 
-def _sweep(tmp_path: Path, cluster: LocalCluster, name: str, n_samples: int) -> subprocess.Popen:
+def _sweep(
+    tmp_path: Path, cluster: LocalCluster, name: str, n_samples: int, resources: dict | None = None
+) -> subprocess.Popen:
     spec = {
+        "resources": resources or {"cpu": 1, "gpu": 0},
         **TINY,
         "name": name,
         "data": {"n_samples": n_samples, "seed": 0},
@@ -87,6 +91,18 @@ def test_a_node_lost_mid_sweep_costs_nothing(cluster: LocalCluster, tmp_path: Pa
     assert moved and all(t["node_ip"] == "127.0.0.2" for t in moved)  # retried on the node that remained
     audit = audit_sweep(sweep)
     assert audit.ok, audit.details
+
+
+def test_a_gpu_trial_on_a_node_whose_torch_sees_no_cuda_fails_in_one_line(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    proc = _sweep(tmp_path, cluster, "no-cuda", 400, resources={"cpu": 1, "gpu": 1})
+    assert proc.wait(timeout=600) == 1
+    log = (tmp_path / "driver.log").read_text()
+    assert "every trial failed; the first with: SweepError: resources.gpu=1, but node " in log, log[-3000:]
+    assert "has no usable CUDA device (torch " in log and "Traceback" not in log
+    trials = read_trials(tmp_path / "no-cuda").to_pylist()
+    assert trials and all(t["status"] == "failed" and t["retries"] == 0 for t in trials)  # not retried
 
 
 def _on_node(sweep: Path, ip: str) -> bool:
