@@ -11,13 +11,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import Field
 
 from sweeper.data.dataset import MultimodalDataset
 from sweeper.errors import ConfigError, TrainingDiverged
 from sweeper.models import ModelConfig, build_model
+from sweeper.train.augment import augment
 from sweeper.train.losses import MultiTaskLoss
 from sweeper.train.metrics import evaluate
 from sweeper.train.optim import build_loss, build_optimizer, build_schedule
@@ -52,6 +54,10 @@ class TrainConfig:
     task_weights: dict[str, float] = field(default_factory=dict)  # fixed loss weight per task (default 1)
     task_weighting: Literal["fixed", "uncertainty"] = "fixed"  # or learned (Kendall et al. 2018)
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast (mixed precision) on GPU, or on CPU if asked
+    # Image and volume augmentation on the device, training batches only (sweeper/train/augment.py); off by default.
+    augment_crop: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0  # random crop: the box's side >= (1 - this)
+    augment_flip: bool = False  # mirror left-right with probability 1/2
+    augment_jitter: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0  # intensity x * (1 + a) + b, a and b in +-this
     seed: int = 0  # model initialisation and batch order
     objective: str = "val/mean_macro_f1"  # the metric a sweep optimises (reported every epoch)
 
@@ -160,9 +166,11 @@ def _train_epoch(
     total, seen = torch.zeros((), device=device), 0
     optimizer.zero_grad(set_to_none=True)
     n_batches = math.ceil(data.split_size("train") / config.batch_size)
+    kinds = {m.name: m.kind for m in data.spec.modalities}
     for i, batch in enumerate(data.batches("train", config.batch_size, shuffle=True, generator=generator)):
+        inputs = augment(batch.inputs, kinds, config, generator)
         with _autocast(device, config.precision):
-            loss = criterion(model(batch.inputs), batch.targets)  # model: {task: (B, C)} logits
+            loss = criterion(model(inputs), batch.targets)  # model: {task: (B, C)} logits
         (loss / config.accumulate_steps).backward()
         if (i + 1) % config.accumulate_steps == 0 or i + 1 == n_batches:
             if config.clip_grad_norm > 0:
