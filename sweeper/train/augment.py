@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 if TYPE_CHECKING:
-    from sweeper.train.loop import TrainConfig
+    from sweeper.train.config import TrainConfig
 
 AUGMENTED_KINDS = ("image", "volume")  # (B, C, H, W) and (B, C, D, H, W)
 

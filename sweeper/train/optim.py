@@ -12,7 +12,7 @@ from sweeper.errors import ConfigError
 from sweeper.train.losses import LOSSES, MultiTaskLoss
 
 if TYPE_CHECKING:
-    from sweeper.train.loop import TrainConfig
+    from sweeper.train.config import TrainConfig
 
 
 def build_loss(spec: DatasetSpec, config: TrainConfig) -> MultiTaskLoss:
