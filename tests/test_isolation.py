@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +20,17 @@ from conftest import NO_CONFIRM, TINY
 from sweeper.errors import SweepError
 from sweeper.tracking import read_epochs
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc"),
-]
+
+def _why_not_isolated() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "reads Linux's /proc"
+    if shutil.which("unshare") is None:
+        return "needs util-linux's unshare"
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "true"], capture_output=True)
+    return "user namespaces are turned off on this machine" if probe.returncode else None
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_why_not_isolated()), reason=str(_why_not_isolated()))]
 
 
 def _listening(pid: int) -> list[str]:
