@@ -1,17 +1,22 @@
-"""An in-memory multimodal multi-task dataset: tensors per modality, labels per task, index splits.
+"""A multimodal multi-task dataset: tensors per modality, labels per task, index splits.
 
-Everything a trial needs is here as tensors, so the whole dataset is put into Ray's object store once and a trial
-moves it to its device once (not batch by batch).
+Small datasets are tensors in memory: the whole dataset is put into Ray's object store once and a trial moves it to
+its device once (not batch by batch). An image or volume modality too large for memory is a ``MappedArray`` instead
+(``sweeper.data.mapped``): a file on the node's disk, streamed batch by batch, the next batch gathered on a
+background thread while the current one trains.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
+from sweeper.data.mapped import MappedArray
 from sweeper.data.text import Tokenizer
 
 MODALITY_KINDS = ("image", "volume", "tabular", "signal", "text", "features")
@@ -70,17 +75,18 @@ class MultimodalDataset:
     """Tensors for every sample, the sample indices of each split, and the tokenizer of each text modality."""
 
     spec: DatasetSpec
-    inputs: dict[str, Tensor]  # modality -> (N, *shape) float32; text modalities (N, L) int64 token ids
+    inputs: dict[str, Tensor | MappedArray]  # modality -> (N, *shape) float32, text (N, L) int64 ids, or on disk
     targets: dict[str, Tensor]  # task -> (N,) int64
     splits: dict[str, Tensor] = field(default_factory=dict)  # split -> (n_split,) int64 sample indices
     tokenizers: dict[str, Tokenizer] = field(default_factory=dict)  # text modality -> tokenizer fitted on train
     classes: dict[str, list[str]] = field(default_factory=dict)  # task -> class names in index order
 
     def to(self, device: torch.device | str) -> MultimodalDataset:
-        """A copy with every tensor on ``device`` (done once per trial, not per batch)."""
+        """A copy with every tensor on ``device`` (done once per trial, not per batch); streamed modalities stay on
+        disk and reach the device batch by batch."""
         return MultimodalDataset(
             spec=self.spec,
-            inputs={k: v.to(device) for k, v in self.inputs.items()},
+            inputs={k: v if isinstance(v, MappedArray) else v.to(device) for k, v in self.inputs.items()},
             targets={k: v.to(device) for k, v in self.targets.items()},
             splits={k: v.to(device) for k, v in self.splits.items()},
             tokenizers=dict(self.tokenizers),
@@ -93,13 +99,56 @@ class MultimodalDataset:
     def batches(
         self, split: str, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[Batch]:
-        """Minibatches of ``split`` by index slicing; no DataLoader, no copies beyond the gather."""
+        """Minibatches of ``split`` by index slicing; no DataLoader, no copies beyond the gather. With a streamed
+        modality, batches are gathered one ahead on a background thread."""
         index = self.splits[split]
         if shuffle:
             index = index[torch.randperm(len(index), generator=generator).to(index.device)]
-        for start in range(0, len(index), batch_size):
-            rows = index[start : start + batch_size]
-            yield Batch(
-                inputs={k: v[rows] for k, v in self.inputs.items()},
-                targets={k: v[rows] for k, v in self.targets.items()},
-            )
+        batches = (self._batch(index[start : start + batch_size]) for start in range(0, len(index), batch_size))
+        if self.streamed:
+            return _prefetched(batches)
+        return batches
+
+    @property
+    def streamed(self) -> bool:
+        """Whether some modality is read from disk batch by batch."""
+        return any(isinstance(v, MappedArray) for v in self.inputs.values())
+
+    def _batch(self, rows: Tensor) -> Batch:
+        return Batch(
+            inputs={k: v.take(rows) if isinstance(v, MappedArray) else v[rows] for k, v in self.inputs.items()},
+            targets={k: v[rows] for k, v in self.targets.items()},
+        )
+
+
+def _prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """``batches`` made on a background thread, up to ``depth`` ahead; an error there is raised here."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        ready.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(done)
+        except BaseException as exc:  # handed to the consumer
+            ready.put(exc)
+
+    worker = threading.Thread(target=produce, name="sweeper-prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)

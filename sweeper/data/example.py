@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 import yaml
 from PIL import Image
 
@@ -30,9 +31,10 @@ def write_example(out_dir: str | Path, n_samples: int = 600, seed: int = 0) -> P
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(f"{str(out)!r} exists and is not an empty folder; give a new or empty folder")
     data = make_synthetic(n_samples, scenario="wound", seed=seed)
+    inputs = {k: v for k, v in data.inputs.items() if isinstance(v, torch.Tensor)}  # built-in data is in memory
     (out / "photos").mkdir(parents=True)
 
-    photos = data.inputs["photo"].numpy()  # (N, 3, H, W), roughly zero-centred
+    photos = inputs["photo"].numpy()  # (N, 3, H, W), roughly zero-centred
     lo, hi = np.percentile(photos, [1, 99])
     pixels = (np.clip((photos - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8).transpose(0, 2, 3, 1)  # (N, H, W, 3)
     paths = []
@@ -41,8 +43,8 @@ def write_example(out_dir: str | Path, n_samples: int = 600, seed: int = 0) -> P
         Image.fromarray(image, mode="RGB").save(out / paths[-1])
 
     tokenizer = data.tokenizers["note"]
-    notes = [" ".join(tokenizer.decode(row)) for row in data.inputs["note"].tolist()]
-    vitals = data.inputs["vitals"].numpy()
+    notes = [" ".join(tokenizer.decode(row)) for row in inputs["note"].tolist()]
+    vitals = inputs["vitals"].numpy()
     rng = np.random.default_rng(seed)
     heart = 70 + 10 * vitals[:, 0:1] + rng.normal(0, 1, (n_samples, 1))  # (N, 1)
     time = np.linspace(0, 1, 64)

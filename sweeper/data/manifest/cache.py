@@ -11,6 +11,7 @@ import hashlib
 import os
 import warnings
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 
 from sweeper.data.dataset import DatasetSpec, ModalitySpec, MultimodalDataset, TaskSpec
 from sweeper.data.manifest.section import ManifestSection
+from sweeper.data.mapped import MappedArray
 from sweeper.data.text import Tokenizer
 
 _FORMAT = "sweeper.manifest_cache/1"  # bump when the prepared tensors change for the same inputs
@@ -79,7 +81,9 @@ def _to_payload(dataset: MultimodalDataset) -> dict[str, Any]:
             for m in spec.modalities
         ],
         "tasks": [{"name": t.name, "num_classes": t.num_classes} for t in spec.tasks],
-        "inputs": dataset.inputs,
+        "inputs": {k: v for k, v in dataset.inputs.items() if not isinstance(v, MappedArray)},
+        # a streamed modality is its file (in a folder beside this entry): the entry holds where and what
+        "mapped": {k: asdict(v) for k, v in dataset.inputs.items() if isinstance(v, MappedArray)},
         "targets": dataset.targets,
         "splits": dataset.splits,
         "tokenizers": {name: tokenizer.to_json() for name, tokenizer in dataset.tokenizers.items()},
@@ -94,9 +98,16 @@ def _from_payload(payload: dict[str, Any]) -> MultimodalDataset:
         ModalitySpec(m["name"], m["kind"], tuple(m["shape"]), m["vocab_size"]) for m in payload["modalities"]
     )
     tasks = tuple(TaskSpec(t["name"], t["num_classes"]) for t in payload["tasks"])
+    inputs = dict(payload["inputs"])
+    for name, fields in payload.get("mapped", {}).items():
+        array = MappedArray(fields["path"], tuple(fields["shape"]), fields["dtype"])
+        if not Path(array.path).is_file():
+            raise ValueError(f"streamed modality {name}: {array.path} is missing")
+        inputs[name] = array
+    order = [m.name for m in modalities]  # the modalities' order, as the model was built for it
     return MultimodalDataset(
         spec=DatasetSpec(modalities, tasks),
-        inputs=payload["inputs"],
+        inputs={name: inputs[name] for name in order},
         targets=payload["targets"],
         splits=payload["splits"],
         tokenizers={name: Tokenizer.from_json(text) for name, text in payload["tokenizers"].items()},

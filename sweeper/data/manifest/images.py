@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ _GRAY_MODES = ("1", "L", "LA", "La")
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as Pillow's convert("L")
 
 Source = Path | bytes
+T = TypeVar("T")
 
 
 def sources(manifest: Manifest, column: str, what: str) -> tuple[list[Source], list[str]]:
@@ -51,20 +53,32 @@ def sources(manifest: Manifest, column: str, what: str) -> tuple[list[Source], l
 
 
 def load_images(
-    items: list[Source], written: list[str], column: str, modality: str, size: tuple[int, int], channels: int | None
+    items: list[Source],
+    written: list[str],
+    column: str,
+    modality: str,
+    size: tuple[int, int],
+    channels: int | None,
+    store: Store | None = None,
 ) -> np.ndarray:
-    """Every row's image as (N, C, H, W) float32 in [0, 1]; C is ``channels`` or, unset, the same in every row."""
+    """Every row's image as (N, C, H, W) float32 in [0, 1]; C is ``channels`` or, unset, the same in every row.
 
-    def prepare(row: int) -> np.ndarray:
+    With ``store`` (which makes the output array, e.g. a file on disk) images from 8-bit sources are kept as uint8,
+    ``round(255 * value)``: a quarter of the size. One image of a higher bit depth makes the whole store float32.
+    """
+
+    def prepare(row: int) -> tuple[np.ndarray, bool]:
         pixels = _guard(decode_image, items[row], column, row, written[row], "image")  # (c, h, w)
+        eight_bit = _eight_bit(items[row])
         if channels is not None:
             pixels = _convert_channels(pixels, channels, column, row)
-        return _resize_image(pixels, size)  # (C, H, W)
+        return _resize_image(pixels, size), eight_bit  # (C, H, W)
 
     out: np.ndarray | None = None
-    for row, pixels in enumerate(_parallel(prepare, len(items))):
+    for row, (pixels, eight_bit) in enumerate(_parallel(prepare, len(items))):
         if out is None:
-            out = np.empty((len(items), *pixels.shape), dtype=np.float32)  # (N, C, H, W)
+            shape = (len(items), *pixels.shape)  # (N, C, H, W)
+            out = store(shape, np.uint8) if store and eight_bit else (store or _in_memory)(shape, np.float32)
         elif pixels.shape[0] != out.shape[1]:
             raise column_error(
                 column,
@@ -72,14 +86,40 @@ def load_images(
                 f"(set channels: 1 or 3 on modality {modality!r} to convert every image)",
                 row,
             )
-        out[row] = pixels
+        if out.dtype == np.uint8 and not eight_bit:  # a deeper image after 8-bit ones: widen what is stored
+            assert store is not None
+            wider = store(out.shape, np.float32)
+            wider[:row] = out[:row] / np.float32(255.0)
+            out = wider
+        out[row] = np.rint(pixels * 255.0) if out.dtype == np.uint8 else pixels
     assert out is not None  # a manifest has rows
-    check_finite(out, column)  # .npy images may hold NaN
+    if out.dtype != np.uint8:
+        check_finite(out, column)  # .npy images may hold NaN
     return out
 
 
-def load_volumes(items: list[Source], written: list[str], column: str, size: tuple[int, int, int]) -> np.ndarray:
-    """Every row's volume as (N, C, D, H, W) float32, resized to ``size`` (D, H, W)."""
+Store = Callable[[tuple[int, ...], type], np.ndarray]  # (shape, dtype) -> a new array to fill
+
+
+def _in_memory(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    return np.empty(shape, dtype=dtype)
+
+
+def _eight_bit(source: Source) -> bool:
+    """Whether an image's pixels are 8-bit (Pillow's 1, L, P, RGB, RGBA, ... modes, or a uint8 .npy)."""
+    if _is_npy(source):  # the header says, without reading the array
+        with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+            version = np.lib.format.read_magic(stream)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            return bool(read(stream)[2] == np.uint8)
+    with Image.open(_stream(source)) as image:
+        return image.mode not in _HIGH_DEPTH
+
+
+def load_volumes(
+    items: list[Source], written: list[str], column: str, size: tuple[int, int, int], store: Store | None = None
+) -> np.ndarray:
+    """Every row's volume as (N, C, D, H, W) float32, resized to ``size`` (D, H, W); into ``store`` if given."""
 
     def prepare(row: int) -> np.ndarray:
         voxels = _guard(decode_volume, items[row], column, row, written[row], "volume")
@@ -96,7 +136,7 @@ def load_volumes(items: list[Source], written: list[str], column: str, size: tup
     out: np.ndarray | None = None
     for row, voxels in enumerate(_parallel(prepare, len(items))):
         if out is None:
-            out = np.empty((len(items), *voxels.shape), dtype=np.float32)  # (N, C, D, H, W)
+            out = (store or _in_memory)((len(items), *voxels.shape), np.float32)  # (N, C, D, H, W)
         elif voxels.shape[0] != out.shape[1]:
             problem = f"volume has {voxels.shape[0]} channels but row 0 has {out.shape[1]}; expected the same"
             raise column_error(column, problem, row)
@@ -162,7 +202,7 @@ def _guard(
     raise column_error(column, f"cannot read {name}: {reason}; expected a readable {what}", row)
 
 
-def _parallel(prepare: Callable[[int], np.ndarray], count: int) -> Iterator[np.ndarray]:
+def _parallel(prepare: Callable[[int], T], count: int) -> Iterator[T]:
     """``prepare(row)`` for every row on a few threads, yielded in row order; the first error stops the rest."""
     pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
     try:

@@ -27,21 +27,40 @@ def load_manifest(section: ManifestSection, *, cache_dir: Path | None = None) ->
     ``section.path`` should be absolute (see ``resolve_paths``); ``cache_dir`` defaults to ``$SWEEPER_CACHE_DIR``
     or ``~/.cache/sweeper/datasets``.
     """
-    if not section.cache:
+    streamed = section.storage == "stream"
+    if not section.cache and not streamed:
         manifest = read_manifest(section.path, section.source_columns())
-        return _build(section, manifest, _media(section, manifest))
+        media = _media(section, manifest)
+        if not _should_stream(section, manifest.num_rows):
+            return _build(section, manifest, media)
+        streamed = True  # too large for memory: streamed from the cache folder even with cache: false
     # The key needs only the Parquet bytes and the referenced files, so a hit reads no other column.
     media_columns = [m.column for m in section.modalities.values() if isinstance(m, ImageModality | VolumeModality)]
     first = read_manifest(section.path, list(dict.fromkeys(media_columns)))
     media = _media(section, first)
+    streamed = streamed or _should_stream(section, first.num_rows)
     files = [item for items, _ in media.values() for item in items if isinstance(item, Path)]
-    key = cache.cache_key(section, first.files, files)
+    key = cache.cache_key(section, first.files, files) + ("-stream" if streamed else "")
     directory = cache_dir or cache.default_cache_dir()
     dataset = cache.read_cached(key, directory)
     if dataset is None:
-        dataset = _build(section, read_manifest(section.path, section.source_columns()), media)
+        stream_dir = directory / key if streamed else None
+        dataset = _build(section, read_manifest(section.path, section.source_columns()), media, stream_dir)
         cache.write_cached(key, dataset, directory)
     return dataset
+
+
+def _should_stream(section: ManifestSection, rows: int) -> bool:
+    """``storage: auto``: whether the images and volumes would take more than ``stream_above_gb`` as float32."""
+    if section.storage != "auto":
+        return section.storage == "stream"
+    per_sample = 0
+    for m in section.modalities.values():
+        if isinstance(m, ImageModality):
+            per_sample += (m.channels or 3) * m.size[0] * m.size[1]  # unset channels: counted as colour
+        elif isinstance(m, VolumeModality):
+            per_sample += m.size[0] * m.size[1] * m.size[2]
+    return rows * per_sample * 4 > section.stream_above_gb * 1e9
 
 
 def _media(section: ManifestSection, manifest: Manifest) -> dict[str, tuple[list[Source], list[str]]]:
@@ -54,7 +73,10 @@ def _media(section: ManifestSection, manifest: Manifest) -> dict[str, tuple[list
 
 
 def _build(
-    section: ManifestSection, manifest: Manifest, media: dict[str, tuple[list[Source], list[str]]]
+    section: ManifestSection,
+    manifest: Manifest,
+    media: dict[str, tuple[list[Source], list[str]]],
+    stream_dir: Path | None = None,
 ) -> MultimodalDataset:
     if section.id:
         check_unique_ids(manifest, section.id)
@@ -66,7 +88,7 @@ def _build(
 
     train_rows = splits["train"].numpy()
     prepared = [
-        prepare_modality(manifest, name, modality, train_rows, media.get(name))
+        prepare_modality(manifest, name, modality, train_rows, media.get(name), stream_dir)
         for name, modality in section.modalities.items()
     ]
     return MultimodalDataset(

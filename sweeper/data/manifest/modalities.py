@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
@@ -22,13 +24,14 @@ from sweeper.data.manifest.section import (
     VolumeModality,
 )
 from sweeper.data.manifest.table import Manifest, check_no_nulls, column_error, first_true, is_text, type_error
+from sweeper.data.mapped import MappedArray, create
 from sweeper.data.text import Tokenizer
 
 
 @dataclass
 class PreparedModality:
     spec: ModalitySpec
-    values: Tensor  # (N, *spec.shape): float32, or int64 token ids for text
+    values: Tensor | MappedArray  # (N, *spec.shape): float32, int64 token ids for text, or streamed from disk
     tokenizer: Tokenizer | None = None
 
 
@@ -38,10 +41,17 @@ def prepare_modality(
     modality: Modality,
     train_rows: np.ndarray,
     media: tuple[list[Source], list[str]] | None = None,
+    stream_dir: Path | None = None,
 ) -> PreparedModality:
-    """The tensor of modality ``name``; ``media`` holds an image or volume column's files or bytes, read already."""
+    """The tensor of modality ``name``; ``media`` holds an image or volume column's files or bytes, read already.
+
+    With ``stream_dir``, an image or volume modality is written to ``stream_dir/<name>.npy`` (uint8 for 8-bit
+    images) and returned as a ``MappedArray``: it never sits in memory whole.
+    """
     if isinstance(modality, TextModality):
         return _text(manifest, name, modality, train_rows)
+    if isinstance(modality, ImageModality | VolumeModality) and stream_dir is not None:
+        return _streamed(name, modality, media, stream_dir)
     if isinstance(modality, ImageModality):
         assert media is not None
         values = load_images(*media, modality.column, name, modality.size, modality.channels)  # (N, C, H, W)
@@ -60,6 +70,38 @@ def prepare_modality(
         raise TypeError(f"unknown modality options {type(modality).__name__}")
     tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
     return PreparedModality(ModalitySpec(name, modality.kind, tuple(tensor.shape[1:])), tensor)
+
+
+def _streamed(
+    name: str,
+    modality: ImageModality | VolumeModality,
+    media: tuple[list[Source], list[str]] | None,
+    folder: Path,
+) -> PreparedModality:
+    """Decode into ``folder/<name>.npy`` (under a temporary name until complete) and map it."""
+    assert media is not None
+    final = folder / f"{name}.npy"
+    partial = folder / f"{name}.npy.{os.getpid()}.partial"
+    made: list[Path] = []
+
+    def store(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        path = partial.with_name(partial.name + str(len(made)))  # a widened store is a new file
+        made.append(path)
+        return create(path, shape, dtype)
+
+    try:
+        if isinstance(modality, ImageModality):
+            values = load_images(*media, modality.column, name, modality.size, modality.channels, store)
+        else:
+            values = load_volumes(*media, modality.column, modality.size, store)
+        if isinstance(values, np.memmap):
+            values.flush()
+        os.replace(made[-1], final)
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+    array = MappedArray(str(final), tuple(int(n) for n in values.shape), str(values.dtype))
+    return PreparedModality(ModalitySpec(name, modality.kind, array.shape[1:]), array)
 
 
 def _text(manifest: Manifest, name: str, modality: TextModality, train_rows: np.ndarray) -> PreparedModality:

@@ -184,6 +184,11 @@ class ManifestSection(StrictModel):
     tasks: dict[str, TaskColumn]
     split: Split = StratifiedSplit(by="stratified")
     cache: bool = True  # keep the prepared tensors in the dataset cache, keyed by content
+    # Where images and volumes live while trials train: "memory" (tensors, moved to the device whole), "stream" (an
+    # .npy file per modality in the dataset cache, memory-mapped and streamed batch by batch; uint8 for 8-bit images)
+    # or "auto": stream when they would take more than stream_above_gb as float32.
+    storage: Literal["auto", "memory", "stream"] = "auto"
+    stream_above_gb: float = Field(4.0, gt=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> ManifestSection:

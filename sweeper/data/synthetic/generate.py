@@ -71,7 +71,7 @@ def make_synthetic(
     tasks = tuple(TaskSpec(name, task.num_classes) for name, task in draft.tasks.items())
     return MultimodalDataset(
         spec=DatasetSpec(modalities=tuple(modalities), tasks=tasks),
-        inputs=inputs,
+        inputs=dict(inputs),
         targets=targets,
         splits=splits,
         tokenizers=tokenizers,
