@@ -31,3 +31,14 @@ def test_every_kind_gets_its_default_encoder_in_a_built_model() -> None:
     inputs["notes"] = torch.randint(0, 40, (5, 12))
     logits = model(inputs)["diagnosis"]
     assert logits.shape == (5, 3) and torch.isfinite(logits).all()
+
+
+def test_a_strided_stem_keeps_the_output_and_shrinks_the_work_on_large_images() -> None:
+    import torch
+
+    from sweeper.models.encoders.image import CNN2dEncoder
+
+    x = torch.rand(2, 3, 128, 128)
+    plain, strided = CNN2dEncoder((3, 128, 128), 8), CNN2dEncoder((3, 128, 128), 8, stem_stride=4)
+    assert plain(x).shape == strided(x).shape == (2, 8)
+    assert plain.features(x).shape[-2:] == (64, 64) and strided.features(x).shape[-2:] == (16, 16)

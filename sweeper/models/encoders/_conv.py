@@ -35,9 +35,12 @@ class ResidualBlock(nn.Module):
         return self.act(self.body(x) + self.shortcut(x))
 
 
-def conv_stack(dims: int, in_channels: int, width: int, depth: int, kernel_size: int) -> nn.Sequential:
-    """A stem conv to ``width`` channels, then ``depth`` residual blocks; all but the first halve the size."""
+def conv_stack(
+    dims: int, in_channels: int, width: int, depth: int, kernel_size: int, stem_stride: int = 1
+) -> nn.Sequential:
+    """A stem conv to ``width`` channels (``stem_stride`` divides every size: cheap on large inputs), then ``depth``
+    residual blocks; all but the first halve the size."""
     conv, norm = _CONV[dims], _NORM[dims]
-    stem_conv = conv(in_channels, width, kernel_size, padding=kernel_size // 2, bias=False)
+    stem_conv = conv(in_channels, width, kernel_size, stride=stem_stride, padding=kernel_size // 2, bias=False)
     blocks = [ResidualBlock(dims, width, kernel_size, stride=1 if i == 0 else 2) for i in range(depth)]
     return nn.Sequential(stem_conv, norm(width), nn.ReLU(), *blocks)

@@ -10,18 +10,22 @@ from sweeper.models.encoders._conv import conv_stack
 from sweeper.models.layers import require_positive
 
 
-@ENCODERS.register("cnn2d", "small ResNet-style 2-D CNN for images (width, depth), global average pool")
+@ENCODERS.register("cnn2d", "small ResNet-style 2-D CNN for images (width, depth, stem_stride), global average pool")
 class CNN2dEncoder(Encoder):
     name = "cnn2d"
     kind = "image"
     input_ndim = 3
     layout = "(C, H, W)"
 
-    def __init__(self, input_shape: tuple[int, ...], output_dim: int, *, width: int = 16, depth: int = 2) -> None:
+    def __init__(
+        self, input_shape: tuple[int, ...], output_dim: int, *, width: int = 16, depth: int = 2, stem_stride: int = 1
+    ) -> None:
+        """``stem_stride`` > 1 makes the first convolution strided (4 for 128 to 224 px images keeps them cheap)."""
         super().__init__(input_shape, output_dim)
         require_positive("width", width)
         require_positive("depth", depth)
-        self.features = conv_stack(2, input_shape[0], width, depth, kernel_size=3)
+        require_positive("stem_stride", stem_stride)
+        self.features = conv_stack(2, input_shape[0], width, depth, kernel_size=3, stem_stride=stem_stride)
         self.out = nn.Linear(width, output_dim)
 
     def forward(self, x: Tensor) -> Tensor:
