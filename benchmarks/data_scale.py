@@ -163,7 +163,7 @@ def compare(args: argparse.Namespace) -> None:
             config = one.trial_config({**one.default_point(), "fusion": "concat"})
             config = type(config)(**{**config.__dict__, "max_epochs": args.epochs})
             epochs: list[float] = []
-            fit(config, data, lambda m, s: epochs.append(m["time/epoch_s"]))
+            fit(config, data, lambda m, s, epochs=epochs: epochs.append(m["time/epoch_s"]))
             rates[storage] = data.split_size("train") * len(epochs) / sum(epochs)
     print(f"{args.compare} rows, {args.epochs} epochs, 1 thread: samples/s per epoch (training and validation)")
     print(f"  in memory   {rates['memory']:8.0f}")

@@ -152,7 +152,8 @@ def test_split_variants_report_one_line_errors(split: dict[str, Any], expected: 
 
 def test_top_level_mistakes_are_one_line_errors() -> None:
     assert _error(pth="x") == (
-        "spec.yaml: data: unknown key 'pth'; allowed: source, path, id, modalities, tasks, split, cache, storage, stream_above_gb"
+        "spec.yaml: data: unknown key 'pth'; allowed: source, path, id, modalities, tasks, split, cache, storage, "
+        "stream_above_gb"
     )
     assert _error(tasks={}) == "spec.yaml: data: tasks: a manifest needs at least one task, got none"
     assert _error(tasks={"val/acc": {"column": "y"}}).startswith(
