@@ -74,6 +74,22 @@ class LocalCluster:
             self.nodes.append(self._ray_start(*node, *resources))
             want = self.head_cpus + (i + 1) * self.cpus_per_worker
             self._wait(lambda cpus, want=want: cpus >= want, timeout_s, f"worker node 127.0.0.{i + 2}")
+        if self.dashboard:
+            self._wait_for_jobs(timeout_s)
+
+    def _wait_for_jobs(self, timeout_s: float) -> None:
+        """Until Ray Jobs accepts a job: the dashboard answers before its job agent registers, and a submission in
+        between fails with "No available agent to submit job, please try again later" (seen on a loaded machine)."""
+        ray = str(Path(sys.executable).parent / "ray")
+        command = [ray, "job", "submit", "--address", str(self.dashboard), "--", sys.executable, "-c", "pass"]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=timeout_s)
+            if done.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Ray Jobs did not accept a job in {timeout_s:.0f} s: {done.stderr[-500:]}")
+            time.sleep(1.0)
 
     def kill_worker(self, index: int) -> None:
         """SIGKILL every process of worker node ``index`` (its raylet, object store and trial workers)."""
