@@ -115,7 +115,7 @@ def run(
         check_reachable(address or os.environ["RAY_ADDRESS"])
     if tracking_uri:
         tracking_uri = check_tracking_uri(tracking_uri)
-    if storage:
+    if storage:  # checked here too (run_sweep checks again), so a bad one fails before anything is printed
         from sweeper.tune.storage import check_storage_uri
 
         storage = check_storage_uri(storage)

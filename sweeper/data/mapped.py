@@ -65,10 +65,3 @@ def create(path: Path, shape: tuple[int, ...], dtype: type | np.dtype) -> np.nda
     """A new ``.npy`` file of that shape, open for writing (its rows are filled in by the caller)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-
-
-def stored(array: np.ndarray, path: Path) -> MappedArray:
-    """The finished ``array`` (written by ``create`` at ``path``) as a MappedArray."""
-    if isinstance(array, np.memmap):
-        array.flush()
-    return MappedArray(str(path), tuple(int(n) for n in array.shape), str(array.dtype))

@@ -253,7 +253,6 @@ def run_confirmation(
     An interrupted confirmation experiment is restored and finished first; then the runs still missing are planned
     (none, when it was the same request) and run as a new experiment.
     """
-
     from sweeper.tune.callbacks import TrackerBridge
     from sweeper.tune.confirm import build_confirm_tuner, choose_folds, plan_runs, select_candidates
 

@@ -27,6 +27,7 @@ import pyarrow.fs as pafs
 
 from sweeper.errors import SweepError
 from sweeper.tracking import SweepCallback, TrialRecord
+from sweeper.tracking.mlflow_tracker import redact
 from sweeper.tracking.parquet import FETCHED_FROM
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ def take_storage_credentials(uri: str) -> str:
     scheme = parsed.scheme.lower()
     if scheme and scheme not in (*REMOTE_SCHEMES, "file"):
         raise SweepError(
-            f"unsupported --storage {redact_uri(uri)!r}; expected s3://bucket/path, gs://bucket/path, file:///path "
+            f"unsupported --storage {redact(uri)!r}; expected s3://bucket/path, gs://bucket/path, file:///path "
             "or a folder every node mounts (an absolute path)"
         )
     if not scheme and not Path(uri).is_absolute():
@@ -179,7 +180,7 @@ def take_storage_credentials(uri: str) -> str:
     if parsed.username or parsed.password:
         if scheme != "s3":
             raise SweepError(
-                f"--storage {redact_uri(uri)!r} holds credentials; for {scheme}:// give them in the environment"
+                f"--storage {redact(uri)!r} holds credentials; for {scheme}:// give them in the environment"
             )
         os.environ["AWS_ACCESS_KEY_ID"] = unquote(parsed.username or "")
         os.environ["AWS_SECRET_ACCESS_KEY"] = unquote(parsed.password or "")
@@ -194,7 +195,7 @@ def open_storage(uri: str) -> tuple[pafs.FileSystem, str]:
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        raise SweepError(f"cannot open --storage {redact_uri(uri)!r}: {_first_line(exc)}") from None
+        raise SweepError(f"cannot open --storage {redact(uri)!r}: {_first_line(exc)}") from None
     if isinstance(fs, pafs.LocalFileSystem):
         return atomic_local_fs(), path
     return fs, path.rstrip("/")
@@ -262,7 +263,7 @@ def fetch_sweep(uri: str, into: Path) -> Path:
     except OSError as exc:
         raise SweepError(f"cannot read {uri!r}: {_first_line(exc)}") from None
     if not found:
-        raise SweepError(f"{redact_uri(uri)!r} holds no sweep (spec.yaml is missing); expected <--storage>/<name>")
+        raise SweepError(f"{redact(uri)!r} holds no sweep (spec.yaml is missing); expected <--storage>/<name>")
     for item in MIRRORED:
         if storage.exists(item):
             target = local / item
@@ -272,15 +273,6 @@ def fetch_sweep(uri: str, into: Path) -> Path:
             pafs.copy_files(storage.path(item), str(target), source_filesystem=fs)
     (local / FETCHED_FROM).write_text(uri + "\n")
     return local
-
-
-def redact_uri(uri: str) -> str:
-    """The URI with its password or secret key replaced by ``***``."""
-    parsed = urlsplit(uri)
-    if not parsed.password:
-        return uri
-    host = parsed.netloc.rpartition("@")[2]
-    return urlunsplit(parsed._replace(netloc=f"{parsed.username or ''}:***@{host}"))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -69,7 +69,7 @@ def load_images(
 
     def prepare(row: int) -> tuple[np.ndarray, bool]:
         pixels = _guard(decode_image, items[row], column, row, written[row], "image")  # (c, h, w)
-        eight_bit = _eight_bit(items[row])
+        eight_bit = store is not None and _eight_bit(items[row])  # only a store keeps 8-bit images as uint8
         if channels is not None:
             pixels = _convert_channels(pixels, channels, column, row)
         return _resize_image(pixels, size), eight_bit  # (C, H, W)

@@ -27,18 +27,13 @@ def load_manifest(section: ManifestSection, *, cache_dir: Path | None = None) ->
     ``section.path`` should be absolute (see ``resolve_paths``); ``cache_dir`` defaults to ``$SWEEPER_CACHE_DIR``
     or ``~/.cache/sweeper/datasets``.
     """
-    streamed = section.storage == "stream"
-    if not section.cache and not streamed:
-        manifest = read_manifest(section.path, section.source_columns())
-        media = _media(section, manifest)
-        if not _should_stream(section, manifest.num_rows):
-            return _build(section, manifest, media)
-        streamed = True  # too large for memory: streamed from the cache folder even with cache: false
     # The key needs only the Parquet bytes and the referenced files, so a hit reads no other column.
     media_columns = [m.column for m in section.modalities.values() if isinstance(m, ImageModality | VolumeModality)]
     first = read_manifest(section.path, list(dict.fromkeys(media_columns)))
     media = _media(section, first)
-    streamed = streamed or _should_stream(section, first.num_rows)
+    streamed = _should_stream(section, first.num_rows)  # streamed from the cache folder even with cache: false
+    if not section.cache and not streamed:
+        return _build(section, read_manifest(section.path, section.source_columns()), media)
     files = [item for items, _ in media.values() for item in items if isinstance(item, Path)]
     key = cache.cache_key(section, first.files, files) + ("-stream" if streamed else "")
     directory = cache_dir or cache.default_cache_dir()
