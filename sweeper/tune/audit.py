@@ -73,7 +73,10 @@ def audit_sweep(sweep_dir: Path, *, mlflow: bool = True, optuna: bool = True) ->
     if mlflow:
         _audit_mlflow(sweep_dir, spec.objective.metric, trials, audit)
     if optuna:
-        _audit_optuna(f"sqlite:///{sweep_dir / OPTUNA_DB}", spec.name, search, audit)
+        discarded = {t["trial_id"] for t in read_trials(sweep_dir, discarded=True).to_pylist()} - {
+            t["trial_id"] for t in trials
+        }
+        _audit_optuna(f"sqlite:///{sweep_dir / OPTUNA_DB}", spec.name, search, discarded, audit)
     return audit
 
 
@@ -116,7 +119,14 @@ def _audit_mlflow(sweep_dir: Path, objective: str, trials: list[dict[str, Any]],
         audit.add("mlflow", sum(c - 1 for c in steps.values()), f"run {run.info.run_id} logged an epoch twice")
 
 
-def _audit_optuna(storage: str, study_name: str, search: list[dict[str, Any]], audit: Audit) -> None:
+def _audit_optuna(
+    storage: str, study_name: str, search: list[dict[str, Any]], discarded: set[str], audit: Audit
+) -> None:
+    """Each Optuna trial in the state of its Ray trial; none RUNNING.
+
+    A trial with no Ray trial is FAIL (closed by a resume), or any finished state if its Ray trial was discarded:
+    it ran to its end after Tune last saved, and Optuna keeps what it learned from it.
+    """
     import optuna
 
     study = optuna.load_study(study_name=study_name, storage=storage)
@@ -127,5 +137,5 @@ def _audit_optuna(storage: str, study_name: str, search: list[dict[str, Any]], a
             audit.add("optuna", 1, f"Optuna trial {trial.number} ({trial_id}) RUNNING")
         elif trial_id in status and _OPTUNA_STATE.get(status[trial_id]) != trial.state.name:
             audit.add("optuna", 1, f"Optuna trial {trial.number}: {trial.state.name}, Ray trial {status[trial_id]}")
-        elif trial_id not in status and trial.state.name != "FAIL":
+        elif trial_id not in status and trial_id not in discarded and trial.state.name != "FAIL":
             audit.add("optuna", 1, f"Optuna trial {trial.number} ({trial_id}): {trial.state.name}, no Ray trial")

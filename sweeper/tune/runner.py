@@ -319,6 +319,7 @@ def restore_tuner(sweep_dir: Path, experiment: str, spec: SweepSpec, data: Multi
     """The Tuner of an interrupted stage as Tune last saved it; errored trials stay errored (retries are used up)."""
     from ray import tune
 
+    from sweeper.tune.reconcile import align_generator
     from sweeper.tune.trainable import ray_trainable
 
     storage = sweep_storage(sweep_dir)
@@ -328,6 +329,7 @@ def restore_tuner(sweep_dir: Path, experiment: str, spec: SweepSpec, data: Multi
     except (ValueError, OSError) as exc:  # Tune would log the error and silently start the stage over
         where = f"{storage.where}/{experiment}/{newest}"
         raise SweepError(f"Tune's experiment state {where!r} is damaged ({exc}); it cannot be resumed") from None
+    align_generator(storage, experiment)  # a kill while Tune copied its state may leave its files out of step
     return tune.Tuner.restore(
         storage.path(experiment), trainable=ray_trainable(spec, data), resume_errored=False,
         storage_filesystem=storage.fs,

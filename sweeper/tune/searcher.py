@@ -10,15 +10,17 @@ Tune hands a trial's last result (the one that finished it, or the one on which 
 too, and a pruned trial's value in Optuna is the score at which it was stopped.
 
 Across a resume: every Optuna trial carries its Ray trial id from the moment it is suggested (user attribute
-``trial_id``); a trial already told (it ended after Tune last saved the searcher) is not told again; and trials left
-RUNNING by a driver that died, which the restored searcher does not know, are closed as FAIL with the reason
-(``fail_orphans``), so the study holds no RUNNING leftovers.
+``trial_id``); a trial already told (it ended after Tune last saved the searcher) is not told again; the restored
+searcher is aligned with the trials of Tune's experiment state, which may have been saved at another moment
+(``sweeper.tune.reconcile``); and trials left RUNNING by a driver that died, which the restored searcher does not
+know, are closed as FAIL with the reason (``fail_orphans``), so the study holds no RUNNING leftovers.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -26,6 +28,7 @@ from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeper.tracking import TrialStatus
+from sweeper.tune.reconcile import STATE_PREFIX, SavedTrial, saved_trials
 from sweeper.tune.trainable import USER_ERROR_KEY
 
 logger = logging.getLogger(__name__)
@@ -57,8 +60,26 @@ class PruningAwareOptunaSearch(OptunaSearch):
     def restore_from_dir(self, checkpoint_dir: str) -> None:
         super().restore_from_dir(checkpoint_dir)
         assert self._ot_study is not None
+        states = sorted(Path(checkpoint_dir).glob(f"{STATE_PREFIX}*.json"))  # Tune downloads them here to restore
+        if states:
+            self._align(saved_trials(states[-1].read_text()))
         known = {t.number for tid, t in self._ot_trials.items() if tid not in self._completed_trials}
-        fail_orphans(self._ot_study, keep=known)
+        fail_orphans(self._ot_study, keep=known, requeue=True)
+
+    def _align(self, trials: dict[str, SavedTrial]) -> None:
+        """Know exactly the trials of Tune's experiment state, and tell Optuna those that ended."""
+        assert self._ot_study is not None
+        for trial_id in set(self._ot_trials) - set(trials):  # suggested after Tune saved its trials: never run
+            del self._ot_trials[trial_id]
+            self._completed_trials.discard(trial_id)
+        unknown = set(trials) - set(self._ot_trials)  # saved by Tune after it saved the searcher
+        if unknown:
+            for frozen in self._ot_study.get_trials(deepcopy=False):
+                if frozen.user_attrs.get("trial_id") in unknown:
+                    self._ot_trials[frozen.user_attrs["trial_id"]] = optuna.Trial(self._ot_study, frozen._trial_id)
+        for trial_id, trial in trials.items():
+            if trial.ended and trial_id in self._ot_trials and trial_id not in self._completed_trials:
+                self.on_trial_complete(trial_id, trial.last_result, error=trial.status == "ERROR")
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if USER_ERROR_KEY in result:  # a reported mistake carries no score
@@ -92,10 +113,21 @@ class PruningAwareOptunaSearch(OptunaSearch):
         self._completed_trials.add(trial_id)
 
 
-def fail_orphans(study: optuna.Study, keep: set[int] = frozenset()) -> list[int]:  # type: ignore[assignment]
-    """Close as FAIL the RUNNING trials of ``study`` not in ``keep``: left by a driver that was killed."""
+def fail_orphans(
+    study: optuna.Study,
+    keep: set[int] = frozenset(),  # type: ignore[assignment]
+    *,
+    requeue: bool = False,
+) -> list[int]:
+    """Close as FAIL the RUNNING trials of ``study`` not in ``keep``: left by a driver that was killed.
+
+    ``requeue``: an orphan that held an enqueued point (``points_to_evaluate``) puts it back in the queue, so the
+    trial that replaces it tries that point; for a restored searcher, which does not enqueue its points again.
+    """
     orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if t.number not in keep]
     for trial in orphans:
         study._storage.set_trial_user_attr(trial._trial_id, "sweeper.discarded", ORPHAN_REASON)
         study.tell(trial.number, state=TrialState.FAIL)
+        if requeue and "fixed_params" in trial.system_attrs:
+            study.enqueue_trial(trial.system_attrs["fixed_params"])
     return [t.number for t in orphans]

@@ -7,6 +7,7 @@ from its folder and audits Parquet, MLflow and Optuna (``sweeper.tune.audit``).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -145,3 +146,47 @@ def test_ctrl_c_stops_gracefully_then_resume_finishes(ray_session: None, tmp_pat
     final = {r["trial_id"]: r for r in read_trials(sweep).to_pylist()}
     assert len(final) == N
     assert all(final[t]["status"] in ("completed", "pruned") for t in interrupted)  # continued, not started again
+
+
+def _snapshot(experiment: Path, prefixes: tuple[str, ...]) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in experiment.iterdir() if p.name.startswith(prefixes)}
+
+
+@pytest.mark.parametrize("newer", ["searcher", "experiment state"])
+def test_a_resume_aligns_state_files_that_a_kill_left_out_of_step(
+    ray_session: None, tmp_path: Path, newer: str
+) -> None:
+    """Tune copies its three state files to storage one by one; a kill mid-copy leaves them from two checkpoints.
+
+    "searcher": the searcher and search generator had counted a trial that the experiment state never saved (what
+    CI once caught: the sweep ended a trial short, its Optuna twin left RUNNING). "experiment state": the searcher
+    files are older and know fewer trials than the experiment state.
+    """
+    searcher_files = ("searcher-state-", "search_gen_state-")
+    proc = _start(tmp_path, _spec(tmp_path, NO_CONFIRM))
+    sweep = tmp_path / "killed"
+    experiment = sweep / "ray"
+    _wait(proc, sweep, _first_epoch_only, "the first epoch")
+    early = _snapshot(experiment, searcher_files)
+    _wait(proc, sweep, lambda rows: _ended(rows) >= N // 2 and len(rows) > _ended(rows), "half the trials ended")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    state_file = max(experiment.glob("experiment_state-*.json"))
+    state = json.loads(state_file.read_text())
+    if newer == "searcher":  # the state as saved before its newest trial was created
+        state["trial_data"] = state["trial_data"][:-1]
+        state_file.write_text(json.dumps(state))
+    else:
+        assert early, "Tune saved the searcher before the first epoch ended"
+        for name in _snapshot(experiment, searcher_files):
+            (experiment / name).unlink()
+        for name, content in early.items():
+            (experiment / name).write_bytes(content)
+
+    outcome = resume_sweep(sweep, quiet=True)
+
+    audit = audit_sweep(sweep)
+    assert audit.ok, audit.details
+    assert len([r for r in read_trials(sweep).to_pylist() if r["stage"] == "search"]) == N
+    assert sum(outcome.counts.values()) == N
