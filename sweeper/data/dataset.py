@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from sweeper.data.mapped import MappedArray
+from sweeper.data.mapped import MappedArray, as_float
 from sweeper.data.text import Tokenizer
 
 MODALITY_KINDS = ("image", "volume", "tabular", "signal", "text", "features")
@@ -75,7 +75,8 @@ class MultimodalDataset:
     """Tensors for every sample, the sample indices of each split, and the tokenizer of each text modality."""
 
     spec: DatasetSpec
-    inputs: dict[str, Tensor | MappedArray]  # modality -> (N, *shape) float32, text (N, L) int64 ids, or on disk
+    # modality -> (N, *shape) float32 (uint8 for 8-bit images: value / 255), text (N, L) int64 ids, or on disk
+    inputs: dict[str, Tensor | MappedArray]
     targets: dict[str, Tensor]  # task -> (N,) int64
     splits: dict[str, Tensor] = field(default_factory=dict)  # split -> (n_split,) int64 sample indices
     tokenizers: dict[str, Tokenizer] = field(default_factory=dict)  # text modality -> tokenizer fitted on train
@@ -116,7 +117,9 @@ class MultimodalDataset:
 
     def _batch(self, rows: Tensor) -> Batch:
         return Batch(
-            inputs={k: v.take(rows) if isinstance(v, MappedArray) else v[rows] for k, v in self.inputs.items()},
+            inputs={
+                k: v.take(rows) if isinstance(v, MappedArray) else as_float(v[rows]) for k, v in self.inputs.items()
+            },
             targets={k: v[rows] for k, v in self.targets.items()},
         )
 

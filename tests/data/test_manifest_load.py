@@ -15,6 +15,7 @@ from PIL import Image
 from sweeper.data import MultimodalDataset
 from sweeper.data.manifest import load_manifest, parse_manifest_section, summary
 from sweeper.data.manifest.testing import example_columns, example_section, png_bytes, write_example_manifest
+from sweeper.data.mapped import as_float
 from sweeper.data.text import UNKNOWN_ID
 
 
@@ -56,11 +57,15 @@ def test_every_modality_kind_loads_with_its_shape_and_dtype(example: Path) -> No
         "eeg": (2, 16),
         "emb": (5,),
     }
+    dtypes = {"note": torch.int64, "photo": torch.uint8, "sketch": torch.uint8}  # 8-bit images stay compact
     for name, shape in shapes.items():
         assert data.inputs[name].shape == (60, *shape)
-        assert data.inputs[name].dtype == (torch.int64 if name == "note" else torch.float32)
+        assert data.inputs[name].dtype == dtypes.get(name, torch.float32), name
+    batch = next(data.batches("train", 60))  # what a model gets: float, 8-bit images as value / 255
     for name in ("photo", "sketch"):
-        assert data.inputs[name].min() >= 0.0 and data.inputs[name].max() <= 1.0
+        assert batch.inputs[name].dtype == torch.float32
+        assert batch.inputs[name].min() >= 0.0 and batch.inputs[name].max() <= 1.0
+        assert batch.inputs[name].max() > 0.5  # divided by 255 once, not twice
     assert [t.name for t in data.spec.tasks] == ["type", "severity"]
     assert all(t.dtype == torch.int64 and t.shape == (60,) for t in data.targets.values())
     assert {k: len(v) for k, v in data.splits.items()} == {"train": 36, "val": 12, "test": 12}
@@ -88,7 +93,7 @@ def test_images_are_scaled_to_unit_range_in_rgb_order_and_resized(tmp_path: Path
             "sketch": {"kind": "image", "column": "g", "size": [4, 4]},
         },
     )
-    photo = data.inputs["photo"][0]  # (3, 5, 4)
+    photo = as_float(data.inputs["photo"][0])  # (3, 5, 4)
     assert photo.shape == (3, 5, 4)
     assert torch.allclose(photo, torch.tensor([0.2, 0.4, 1.0]).view(3, 1, 1).expand(3, 5, 4), atol=1e-6)
     sketch = data.inputs["sketch"][0, 0]  # (4, 4)
@@ -100,13 +105,13 @@ def test_channels_converts_every_image(tmp_path: Path) -> None:
     Image.fromarray(np.full((4, 4, 3), (255, 0, 0), dtype=np.uint8)).save(tmp_path / "red.png")
     Image.fromarray(np.full((4, 4), 128, dtype=np.uint8)).save(tmp_path / "gray.png")
     path = _write(tmp_path, {"p": ["red.png", "gray.png"] * 3, "y": Y6, "split": SPLIT6})
-    rgb = _small(path, {"p": {"kind": "image", "column": "p", "size": [4, 4], "channels": 3}}).inputs["p"]
+    rgb = as_float(_small(path, {"p": {"kind": "image", "column": "p", "size": [4, 4], "channels": 3}}).inputs["p"])
     assert rgb.shape == (6, 3, 4, 4)
     assert torch.allclose(rgb[0, :, 0, 0], torch.tensor([1.0, 0.0, 0.0]))
     assert torch.allclose(rgb[1, :, 0, 0], torch.full((3,), 128 / 255))  # gray repeated into R, G and B
-    gray = _small(path, {"p": {"kind": "image", "column": "p", "size": [4, 4], "channels": 1}}).inputs["p"]
+    gray = as_float(_small(path, {"p": {"kind": "image", "column": "p", "size": [4, 4], "channels": 1}}).inputs["p"])
     assert gray.shape == (6, 1, 4, 4)
-    assert gray[0, 0, 0, 0].item() == pytest.approx(0.299, abs=1e-6)  # luminance of pure red
+    assert gray[0, 0, 0, 0].item() == pytest.approx(0.299, abs=0.5 / 255)  # luminance of pure red, kept in 8 bits
     assert gray[1, 0, 0, 0].item() == pytest.approx(128 / 255, abs=1e-6)
 
 
@@ -121,7 +126,7 @@ def test_npy_images_and_multichannel_volumes(tmp_path: Path) -> None:
             "v": {"kind": "volume", "column": "v", "size": [2, 3, 3]},
         },
     )
-    assert torch.allclose(data.inputs["i"], torch.full((6, 1, 3, 3), 0.2))
+    assert torch.allclose(as_float(data.inputs["i"]), torch.full((6, 1, 3, 3), 0.2))
     volume = data.inputs["v"]
     assert volume.shape == (6, 2, 2, 3, 3)  # (N, C, D, H, W)
     assert (volume[:, 0] == 0).all() and torch.allclose(volume[:, 1], torch.tensor(2.5))  # values kept as stored
@@ -264,4 +269,4 @@ def test_encoded_bytes_images_decode_like_files(tmp_path: Path) -> None:
     }
     data = _small(path, modalities)
     assert torch.equal(data.inputs["file"], data.inputs["blob"])
-    assert torch.allclose(data.inputs["blob"], torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255)
+    assert torch.allclose(as_float(data.inputs["blob"]), torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255)

@@ -4,6 +4,7 @@ same training as in memory, and a few bytes for Ray to ship."""
 from __future__ import annotations
 
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def test_ray_ships_a_few_bytes_not_the_images(manifest: Path) -> None:
     streamed = _load(manifest, storage="stream")
     photo = streamed.inputs["photo"]
     assert isinstance(photo, MappedArray)
-    assert len(pickle.dumps(photo)) < 500 < photo.array.nbytes
+    assert len(pickle.dumps(photo)) < 5000 < photo.array.nbytes  # its path, and how a node rebuilds it
     again = pickle.loads(pickle.dumps(streamed))
     assert np.array_equal(again.inputs["photo"].array, photo.array)
 
@@ -76,3 +77,41 @@ def test_training_on_streamed_data_matches_training_in_memory(manifest: Path) ->
     streamed = fit(config, _load(manifest, storage="stream"), lambda m, s: None)
     assert streamed["train/loss"] == pytest.approx(memory["train/loss"], rel=0.05)
     assert streamed["epoch"] == memory["epoch"] == 2
+
+
+def _take_on_a_node(pickled: bytes, log: str) -> np.ndarray:
+    """A trial on a node: unpickle the dataset, count its builds of the manifest, read a batch."""
+    from sweeper.data.manifest import load
+
+    build = load._build
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with open(log, "a") as out:
+            out.write("built\n")
+        time.sleep(2)  # a slow build, so that the other trial arrives while it runs
+        return build(*args, **kwargs)
+
+    load._build = counted  # type: ignore[assignment]
+    data = pickle.loads(pickled)
+    return data.inputs["photo"].take(torch.arange(10)).numpy()
+
+
+def test_a_node_without_the_stream_files_builds_its_own_copy_once(manifest: Path, tmp_path: Path) -> None:
+    import multiprocessing
+
+    driver = _load(manifest, storage="stream")
+    photo = driver.inputs["photo"]
+    assert isinstance(photo, MappedArray)
+    expected = photo.take(torch.arange(10)).numpy()
+    folder = Path(photo.path).parent
+    for path in [*folder.iterdir(), *folder.parent.glob(f"{folder.name}*")]:  # the node has none of the driver's cache
+        if path.is_file():
+            path.unlink()
+    assert not Path(photo.path).exists()
+
+    log = tmp_path / "builds.log"
+    with multiprocessing.get_context("spawn").Pool(2) as pool:  # two trials start on the node at once
+        batches = pool.starmap(_take_on_a_node, [(pickle.dumps(driver), str(log))] * 2)
+    assert all(np.array_equal(batch, expected) for batch in batches)
+    assert log.read_text().count("built") == 1  # one built it under the lock; the other waited and mapped it
+    assert Path(photo.path).is_file()

@@ -7,11 +7,12 @@ and numbers (read back with ``torch.load(weights_only=True)``); a corrupt entry 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import warnings
-from collections.abc import Iterable
-from dataclasses import asdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from sweeper.data.manifest.section import ManifestSection
 from sweeper.data.mapped import MappedArray
 from sweeper.data.text import Tokenizer
 
-_FORMAT = "sweeper.manifest_cache/1"  # bump when the prepared tensors change for the same inputs
+_FORMAT = "sweeper.manifest_cache/2"  # bump when the prepared tensors change for the same inputs
 _CHUNK = 1 << 20
 
 
@@ -45,6 +46,18 @@ def cache_key(section: ManifestSection, parquet_files: Iterable[Path], reference
         stat = path.stat()
         digest.update(f"\0file\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def building(directory: Path, key: str) -> Iterator[None]:
+    """Hold the lock of entry ``key``: the first process on a node builds it, the others wait, then read it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / f"{key}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def read_cached(key: str, directory: Path) -> MultimodalDataset | None:
@@ -83,7 +96,11 @@ def _to_payload(dataset: MultimodalDataset) -> dict[str, Any]:
         "tasks": [{"name": t.name, "num_classes": t.num_classes} for t in spec.tasks],
         "inputs": {k: v for k, v in dataset.inputs.items() if not isinstance(v, MappedArray)},
         # a streamed modality is its file (in a folder beside this entry): the entry holds where and what
-        "mapped": {k: asdict(v) for k, v in dataset.inputs.items() if isinstance(v, MappedArray)},
+        "mapped": {
+            k: {"path": v.path, "shape": list(v.shape), "dtype": v.dtype}
+            for k, v in dataset.inputs.items()
+            if isinstance(v, MappedArray)
+        },
         "targets": dataset.targets,
         "splits": dataset.splits,
         "tokenizers": {name: tokenizer.to_json() for name, tokenizer in dataset.tokenizers.items()},

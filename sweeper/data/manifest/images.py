@@ -52,6 +52,13 @@ def sources(manifest: Manifest, column: str, what: str) -> tuple[list[Source], l
     return files, written
 
 
+Store = Callable[[tuple[int, ...], type], np.ndarray]  # (shape, dtype) -> a new array to fill
+
+
+def _in_memory(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    return np.empty(shape, dtype=dtype)
+
+
 def load_images(
     items: list[Source],
     written: list[str],
@@ -59,17 +66,18 @@ def load_images(
     modality: str,
     size: tuple[int, int],
     channels: int | None,
-    store: Store | None = None,
+    store: Store = _in_memory,
 ) -> np.ndarray:
-    """Every row's image as (N, C, H, W) float32 in [0, 1]; C is ``channels`` or, unset, the same in every row.
+    """Every row's image as (N, C, H, W) in [0, 1]; C is ``channels`` or, unset, the same in every row.
 
-    With ``store`` (which makes the output array, e.g. a file on disk) images from 8-bit sources are kept as uint8,
-    ``round(255 * value)``: a quarter of the size. One image of a higher bit depth makes the whole store float32.
+    Images from 8-bit sources are kept as uint8, ``round(255 * value)``: a quarter of float32's size, in memory, on
+    the device and on disk. One image of a higher bit depth makes the whole array float32. ``store`` makes the
+    output array (in memory, or a file on disk).
     """
 
     def prepare(row: int) -> tuple[np.ndarray, bool]:
         pixels = _guard(decode_image, items[row], column, row, written[row], "image")  # (c, h, w)
-        eight_bit = store is not None and _eight_bit(items[row])  # only a store keeps 8-bit images as uint8
+        eight_bit = _eight_bit(items[row])
         if channels is not None:
             pixels = _convert_channels(pixels, channels, column, row)
         return _resize_image(pixels, size), eight_bit  # (C, H, W)
@@ -78,7 +86,7 @@ def load_images(
     for row, (pixels, eight_bit) in enumerate(_parallel(prepare, len(items))):
         if out is None:
             shape = (len(items), *pixels.shape)  # (N, C, H, W)
-            out = store(shape, np.uint8) if store and eight_bit else (store or _in_memory)(shape, np.float32)
+            out = store(shape, np.uint8 if eight_bit else np.float32)
         elif pixels.shape[0] != out.shape[1]:
             raise column_error(
                 column,
@@ -87,7 +95,6 @@ def load_images(
                 row,
             )
         if out.dtype == np.uint8 and not eight_bit:  # a deeper image after 8-bit ones: widen what is stored
-            assert store is not None
             wider = store(out.shape, np.float32)
             wider[:row] = out[:row] / np.float32(255.0)
             out = wider
@@ -96,13 +103,6 @@ def load_images(
     if out.dtype != np.uint8:
         check_finite(out, column)  # .npy images may hold NaN
     return out
-
-
-Store = Callable[[tuple[int, ...], type], np.ndarray]  # (shape, dtype) -> a new array to fill
-
-
-def _in_memory(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    return np.empty(shape, dtype=dtype)
 
 
 def _eight_bit(source: Source) -> bool:

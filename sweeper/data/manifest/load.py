@@ -6,6 +6,9 @@ test is in train, then each modality's values. Cheap checks come first, so a typ
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ from sweeper.data.manifest.modalities import prepare_modality
 from sweeper.data.manifest.section import ColumnSplit, ImageModality, ManifestSection, RandomSplit, VolumeModality
 from sweeper.data.manifest.splits import column_split, random_split, split_indices, stratified_split
 from sweeper.data.manifest.table import Manifest, read_manifest
+from sweeper.data.mapped import MappedArray
 
 
 def load_manifest(section: ManifestSection, *, cache_dir: Path | None = None) -> MultimodalDataset:
@@ -37,12 +41,42 @@ def load_manifest(section: ManifestSection, *, cache_dir: Path | None = None) ->
     files = [item for items, _ in media.values() for item in items if isinstance(item, Path)]
     key = cache.cache_key(section, first.files, files) + ("-stream" if streamed else "")
     directory = cache_dir or cache.default_cache_dir()
-    dataset = cache.read_cached(key, directory)
-    if dataset is None:
-        stream_dir = directory / key if streamed else None
-        dataset = _build(section, read_manifest(section.path, section.source_columns()), media, stream_dir)
-        cache.write_cached(key, dataset, directory)
+    with cache.building(directory, key) if streamed else contextlib.nullcontext():  # one builder per node
+        dataset = cache.read_cached(key, directory)
+        if dataset is None:
+            stream_dir = directory / key if streamed else None
+            dataset = _build(section, read_manifest(section.path, section.source_columns()), media, stream_dir)
+            cache.write_cached(key, dataset, directory)
+    if streamed:
+        source = section.model_dump_json()
+        for name, values in dataset.inputs.items():
+            if isinstance(values, MappedArray):
+                copy = NodeCopy(source, str(directory), name)
+                dataset.inputs[name] = dataclasses.replace(values, rebuild=copy)
     return dataset
+
+
+@dataclass(frozen=True)
+class NodeCopy:
+    """How a node that lacks a streamed modality's file makes its own: it prepares the manifest again, into the
+    driver's cache folder path where it can (else its own default one), and gives that file's path.
+
+    The manifest and the files it references must be readable on the node at the same paths."""
+
+    section: str  # the manifest section's JSON
+    cache_dir: str
+    modality: str
+
+    def __call__(self) -> str:
+        section = ManifestSection.model_validate_json(self.section)
+        directory = Path(self.cache_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError:  # e.g. another user's home on this node
+            directory = cache.default_cache_dir()
+        values = load_manifest(section, cache_dir=directory).inputs[self.modality]
+        assert isinstance(values, MappedArray), "a streamed section streams on every node"
+        return values.path
 
 
 def _should_stream(section: ManifestSection, rows: int) -> bool:

@@ -68,7 +68,8 @@ def prepare_modality(
         values = list_matrix(manifest, modality.column)  # (N, D)
     else:  # pragma: no cover - the section's discriminated union admits no other kind
         raise TypeError(f"unknown modality options {type(modality).__name__}")
-    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    compact = values.dtype == np.uint8  # 8-bit images stay uint8 (value / 255), in memory and on the device
+    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=None if compact else np.float32))
     return PreparedModality(ModalitySpec(name, modality.kind, tuple(tensor.shape[1:])), tensor)
 
 
