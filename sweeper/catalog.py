@@ -30,5 +30,10 @@ def catalog() -> dict[str, list[dict[str, Any]]]:
 
 def _rows(registry: Registry[Any], prefix: str = "") -> list[dict[str, Any]]:
     return [
-        {"name": e.name, "description": prefix + e.description, "hyperparameters": e.hyperparameters} for e in registry
+        {
+            "name": e.name,
+            "description": prefix + e.description + (f" (also named: {', '.join(e.aliases)})" if e.aliases else ""),
+            "hyperparameters": e.hyperparameters,
+        }
+        for e in registry
     ]

@@ -21,23 +21,29 @@ from sweeper.data.manifest import ManifestSection, load_manifest, resolve_paths
 from sweeper.data.manifest import first_error as manifest_first_error
 from sweeper.errors import ConfigError, RegistryError
 from sweeper.models import ENCODERS, FUSIONS, HEADS, ModelConfig, check_fusion_name
-from sweeper.models.build import build_encoders
+from sweeper.models.build import build_encoders, build_fusion, fusion_options
 from sweeper.params import ChoiceParam, FixedParam, Param, Scalar
 from sweeper.schema import StrictModel
 from sweeper.train import LOSSES, TrainConfig
 from sweeper.train.optim import build_loss
 
-MODEL_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig))
+# A fusion's own hyperparameters (sketch_dim, conditioner, gate, ...) are written like model keys; they reach the
+# fusion through ModelConfig.fusion_options.
+FUSION_OPTIONS = tuple(sorted(fusion_options()))
+MODEL_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "fusion_options") + FUSION_OPTIONS
 TRAIN_KEYS = tuple(
     f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("model", "objective", "max_epochs")
 )
 # Hyperparameters a search space may name: the scalar fields of ModelConfig and TrainConfig (mappings such as
 # encoders or task_losses are set in the model/train sections).
-SEARCHABLE = tuple(
-    f.name
-    for cls in (ModelConfig, TrainConfig)
-    for f in dataclasses.fields(cls)
-    if f.name in MODEL_KEYS + TRAIN_KEYS and f.default_factory is dataclasses.MISSING
+SEARCHABLE = (
+    tuple(
+        f.name
+        for cls in (ModelConfig, TrainConfig)
+        for f in dataclasses.fields(cls)
+        if f.name in MODEL_KEYS + TRAIN_KEYS and f.default_factory is dataclasses.MISSING
+    )
+    + FUSION_OPTIONS
 )
 
 
@@ -214,12 +220,39 @@ class SweepSpec(StrictModel):
             _check_fusions("parameters.fusion.values", fusion.values)
         elif isinstance(fusion, FixedParam):
             _check_fusions("parameters.fusion.value", [fusion.value])
+        self._check_fusion_options()
         try:
             self.trial_config(self.default_point())  # type-checks model/train against the dataclasses
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         self._check_every_value()
         return self
+
+    def fusions(self) -> list[str]:
+        """The fusion modules this space can build: its fusion values (a hybrid's base fusion too)."""
+        names = self._values("fusion") or [str(self.model.get("fusion", "concat"))]
+        if "hybrid" in names:
+            names += self._values("base_fusion") or [str(self.model.get("base_fusion", "concat"))]
+        return list(dict.fromkeys(FUSIONS.get(n).name for n in names if n in FUSIONS))
+
+    def _values(self, name: str) -> list[str]:
+        """The values a choice or fixed parameter can take, as strings; [] when the space does not set it."""
+        p = self.parameters.get(name)
+        return [
+            str(v) for v in (p.values if isinstance(p, ChoiceParam) else [p.value] if isinstance(p, FixedParam) else [])
+        ]
+
+    def _check_fusion_options(self) -> None:
+        """A fusion hyperparameter must apply to some fusion of the space (``heads`` is a field of its own)."""
+        takers = fusion_options()
+        built = self.fusions()
+        for where, keys in (("model", self.model), ("parameters", self.parameters)):
+            for key in keys:
+                if key in takers and not set(takers[key]) & set(built):
+                    raise ValueError(
+                        f"{where}.{key}: applies to fusion {', '.join(takers[key])}, which this space never "
+                        f"builds; its fusions: {', '.join(built) or 'none'}"
+                    )
 
     def _check_every_value(self) -> None:
         """Every value a parameter can take must fit its field (a choice's every value, a range's both ends)."""
@@ -246,6 +279,7 @@ class SweepSpec(StrictModel):
     def trial_config(self, params: dict[str, Any]) -> TrainConfig:
         """The TrainConfig for one trial: ``model``/``train`` defaults overridden by the sampled ``params``."""
         model = {**self.model, **{k: v for k, v in params.items() if k in MODEL_KEYS}}
+        model["fusion_options"] = {k: model.pop(k) for k in FUSION_OPTIONS if k in model}
         train = {**self.train, **{k: v for k, v in params.items() if k in TRAIN_KEYS}}
         train |= {"max_epochs": self.budget.max_epochs, "objective": self.objective.metric}
         section = "model"
@@ -267,18 +301,20 @@ class SweepSpec(StrictModel):
                 f"objective.metric: {self.objective.metric!r} is not reported for this data; "
                 f"known: {', '.join(reported)}"
             )
-        for name, p in self.parameters.items():
-            if name == "fusion":
-                values = p.values if isinstance(p, ChoiceParam) else [p.value] if isinstance(p, FixedParam) else []
-                for value in values:
-                    try:
-                        check_fusion_name(str(value), dataset)
-                    except RegistryError as exc:
-                        raise ConfigError(f"parameters.fusion: {exc}") from None
+        for value in self._values("fusion"):
+            try:
+                check_fusion_name(value, dataset)
+            except RegistryError as exc:
+                raise ConfigError(f"parameters.fusion: {exc}") from None
         config = self.trial_config(self.default_point())
         check_fusion_name(config.model.fusion, dataset)
         build_encoders(dataset, config.model)
         build_loss(dataset, config)
+        n = len(dataset.modalities)
+        for name in self.fusions():  # its options (a conditioner's modality name, a gate) before any trial
+            factory: Any = FUSIONS.get(name).factory
+            if factory.min_modalities <= n <= (factory.max_modalities or n):
+                build_fusion(name, dataset.modality_names, config.model)
 
 
 def reported_metrics(dataset: DatasetSpec, split: str) -> list[str]:

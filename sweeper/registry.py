@@ -24,6 +24,7 @@ class Entry(Generic[T]):
     name: str
     factory: Callable[..., T]
     description: str
+    aliases: tuple[str, ...] = ()  # other names users know it by (e.g. a reference system's)
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -32,8 +33,13 @@ class Entry(Generic[T]):
         return {
             n: p.default
             for n, p in params.items()
-            if p.kind is p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
+            if p.kind is p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty and n not in CONTEXT
         }
+
+
+# Keyword arguments a builder supplies from the data, not hyperparameters: e.g. the modalities' names, so that a
+# fusion's `conditioner: note` can name one.
+CONTEXT = frozenset({"modality_names"})
 
 
 class Registry(Generic[T]):
@@ -42,22 +48,30 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        self._aliases: dict[str, str] = {}  # alias -> name
 
-    def register(self, name: str, description: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator registering ``factory`` under ``name``; a duplicate name raises RegistryError."""
+    def register(
+        self, name: str, description: str, *, aliases: tuple[str, ...] = ()
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator registering ``factory`` under ``name`` (and ``aliases``); a name taken twice raises
+        RegistryError."""
 
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
-            if name in self._entries:
-                raise RegistryError(f"{self.kind} {name!r} is registered twice")
-            self._entries[name] = Entry(name, factory, description)
+            for key in (name, *aliases):
+                if key in self:
+                    raise RegistryError(f"{self.kind} {key!r} is registered twice")
+            self._entries[name] = Entry(name, factory, description, aliases)
+            self._aliases.update(dict.fromkeys(aliases, name))
             return factory
 
         return decorator
 
     def get(self, name: str) -> Entry[T]:
-        if name not in self._entries:
-            raise RegistryError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
-        return self._entries[name]
+        """The entry of ``name`` or of one of its aliases."""
+        entry = self._entries.get(self._aliases.get(name, name))
+        if entry is None:
+            raise RegistryError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names(aliases=True))}")
+        return entry
 
     def create(self, name: str, /, *args: Any, **kwargs: Any) -> T:
         """Build ``name``, dropping keyword arguments that are None or that its factory does not take."""
@@ -67,11 +81,11 @@ class Registry(Generic[T]):
         kept = {k: v for k, v in kwargs.items() if v is not None and (takes_any or k in params)}
         return factory(*args, **kept)
 
-    def names(self) -> list[str]:
-        return sorted(self._entries)
+    def names(self, *, aliases: bool = False) -> list[str]:
+        return sorted([*self._entries, *(self._aliases if aliases else ())])
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._entries or name in self._aliases
 
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(self._entries[n] for n in self.names())

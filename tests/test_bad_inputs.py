@@ -169,7 +169,8 @@ CASES = [
         section("model", hidden=8),
         CHECK,
         "s.yaml: model: unknown key 'hidden'; allowed: fusion, fusion_layers, heads, rank, base_fusion, hidden_dim, "
-        "dropout, modality_dropout, modality_scales, head, encoders",
+        "dropout, modality_dropout, modality_scales, head, encoders, conditioner, gate, max_fused_size, max_input_dim, "
+        "sketch_dim",
         id="unknown model key",
     ),
     pytest.param(

@@ -38,6 +38,9 @@ class ModelConfig:
     modality_dropout: float = 0.0  # probability of dropping a whole modality per sample while training
     modality_scales: bool = False  # learnable per-channel scale of each modality's features
     head: str = "linear"  # HEADS key, one head per task
+    # The fusion's other hyperparameters (``sweeper list`` shows them), e.g. sketch_dim, or conditioner: <modality>;
+    # in YAML they are written like any model key. One that the built fusion does not take is ignored, as heads is.
+    fusion_options: dict[str, Any] = field(default_factory=dict)
     # Modality name or kind -> ENCODERS key, or {name: key, **hyperparameters}; a kind's default otherwise.
     encoders: dict[str, str | dict[str, Any]] = field(default_factory=dict)
 
@@ -85,7 +88,7 @@ def build_model(spec: DatasetSpec, config: ModelConfig) -> nn.Module:
     return MultimodalModel(
         build_encoders(spec, config),
         build_mixer(spec, config),
-        build_fusion(config.fusion, len(spec.modalities), config),
+        build_fusion(config.fusion, spec.modality_names, config),
         build_heads(spec, config, dim),
         config.dropout,
     )
@@ -110,17 +113,30 @@ def check_fusion_name(name: str, spec: DatasetSpec | None = None) -> None:
     raise RegistryError(f"unknown fusion {name!r}; known: {', '.join(known_fusions(spec))}")
 
 
-def build_fusion(name: str, n_modalities: int, config: ModelConfig) -> Fusion:
+def build_fusion(name: str, modality_names: list[str], config: ModelConfig) -> Fusion:
     dim = config.hidden_dim
     return FUSIONS.create(
         name,
-        [dim] * n_modalities,
+        [dim] * len(modality_names),
         dim,
+        **config.fusion_options,
         fusion_layers=config.fusion_layers,
         heads=config.heads,
         rank=config.rank,
         dropout=config.dropout,
+        modality_names=list(modality_names),
     )
+
+
+def fusion_options() -> dict[str, list[str]]:
+    """Every fusion hyperparameter that has no ModelConfig field of its own -> the fusions that take it."""
+    fields = set(ModelConfig.__dataclass_fields__)
+    options: dict[str, list[str]] = {}
+    for entry in FUSIONS:
+        for option in entry.hyperparameters:
+            if option not in fields:
+                options.setdefault(option, []).append(entry.name)
+    return options
 
 
 def build_encoders(spec: DatasetSpec, config: ModelConfig) -> dict[str, Encoder]:

@@ -101,7 +101,7 @@ class HybridFusionModel(_PerModalityHeads):
 
     def __init__(self, spec: DatasetSpec, config: ModelConfig) -> None:
         super().__init__(spec, config)
-        self.fusion = build_fusion(config.base_fusion, len(spec.modalities), config)
+        self.fusion = build_fusion(config.base_fusion, spec.modality_names, config)
         self.fused_heads = NameDict(build_heads(spec, config, config.hidden_dim))
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:

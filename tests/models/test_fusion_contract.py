@@ -20,14 +20,18 @@ def _accepts(name: str, n: int) -> bool:
     return fusion_class.min_modalities <= n and (high is None or n <= high)
 
 
+# Forms a hyperparameter switches to, beyond each fusion's defaults.
+VARIANTS = [(name, {}) for name in FUSIONS.names()] + [("gated", {"gate": "sigmoid"})]
+
+
 @pytest.mark.parametrize("n", [2, 3, 4])
-@pytest.mark.parametrize("name", FUSIONS.names())
-def test_fusion_contract(name: str, n: int) -> None:
+@pytest.mark.parametrize(("name", "options"), VARIANTS, ids=[f"{n}{o or ''}" for n, o in VARIANTS])
+def test_fusion_contract(name: str, options: dict, n: int) -> None:
     if not _accepts(name, n):
         pytest.skip(f"{name} does not take {n} modalities")
     torch.manual_seed(0)
     dims = INPUT_DIMS[:n]
-    fusion = FUSIONS.create(name, dims, OUTPUT_DIM)
+    fusion = FUSIONS.create(name, dims, OUTPUT_DIM, **options)
     features = [torch.randn(BATCH, d, requires_grad=True) for d in dims]
 
     out = fusion(features)

@@ -108,7 +108,10 @@ def test_bilinear_refuses_three_modalities_and_projects_wide_inputs() -> None:
 
 @pytest.mark.parametrize("conditioner", [3, -1])
 def test_film_refuses_a_conditioner_out_of_range(conditioner: int) -> None:
-    expected = rf"^fusion 'film' needs conditioner in 0\.\.2 \(.*\), but got conditioner={conditioner}$"
+    expected = (
+        r"^fusion 'film' needs conditioner to name one of its modalities \(0, 1, 2\) or give its index 0\.\.2, "
+        rf"but got conditioner={conditioner}$"
+    )
     with pytest.raises(ConfigError, match=expected):
         FUSIONS.create("film", [8, 8, 8], DIM, conditioner=conditioner)
 

@@ -1,5 +1,7 @@
 """FiLM fusion (Perez et al. 2018): one modality conditions the others through a feature-wise affine map.
 
+``conditioner`` names the conditioning modality (``conditioner: note``), or gives its index; the first by default.
+
 The conditioning modality c produces, for every other modality m, a scale gamma_m and a shift beta_m; the fused
 vector is the mean over m of gamma_m * h_m + beta_m, with h_m the projection of modality m, followed by an MLP.
 gamma starts near 1 and beta near 0 (small generator weights), so training starts from a plain average.
@@ -27,16 +29,20 @@ class FiLMFusion(Fusion):
         input_dims: list[int],
         output_dim: int,
         *,
-        conditioner: int = 0,
+        conditioner: int | str = 0,
         fusion_layers: int = 1,
         dropout: float = 0.0,
+        modality_names: list[str] | None = None,
     ) -> None:
         super().__init__(input_dims, output_dim)
         n = len(input_dims)
-        if not 0 <= conditioner < n:
+        names = modality_names or [str(m) for m in range(n)]
+        if isinstance(conditioner, str) and conditioner in names:
+            conditioner = names.index(conditioner)
+        if isinstance(conditioner, str) or not 0 <= conditioner < n:
             raise ConfigError(
-                f"fusion 'film' needs conditioner in 0..{n - 1} (the index of one of {n} modalities), "
-                f"but got {conditioner=}"
+                f"fusion 'film' needs conditioner to name one of its modalities ({', '.join(names)}) or give its "
+                f"index 0..{n - 1}, but got conditioner={conditioner!r}"
             )
         self.conditioner = conditioner
         self.modulated = [m for m in range(n) if m != conditioner]  # indices of the modalities FiLM modulates

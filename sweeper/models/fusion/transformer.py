@@ -16,7 +16,11 @@ from sweeper.models.fusion._tokens import ModalityTokens, PreNormBlock, require_
 from sweeper.models.layers import require_positive
 
 
-@FUSIONS.register("transformer", "CLS token + one token per modality through fusion_layers pre-LN transformer blocks")
+@FUSIONS.register(
+    "transformer",
+    "CLS token + one token per modality through fusion_layers pre-LN transformer blocks",
+    aliases=("transformer_concat",),  # the reference multi-task system's name
+)
 class TransformerFusion(Fusion):
     name = "transformer"
 
