@@ -54,7 +54,7 @@ class Registry(Generic[T]):
         self, name: str, description: str, *, aliases: tuple[str, ...] = ()
     ) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator registering ``factory`` under ``name`` (and ``aliases``); a name taken twice raises
-        RegistryError."""
+        RegistryError. A registered class gets ``name`` as its class attribute ``name``."""
 
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
             for key in (name, *aliases):
@@ -62,6 +62,8 @@ class Registry(Generic[T]):
                     raise RegistryError(f"{self.kind} {key!r} is registered twice")
             self._entries[name] = Entry(name, factory, description, aliases)
             self._aliases.update(dict.fromkeys(aliases, name))
+            if isinstance(factory, type):
+                factory.name = name  # type: ignore[attr-defined]  # the key, written once: in messages and in `sweeper list`
             return factory
 
         return decorator

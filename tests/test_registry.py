@@ -113,3 +113,21 @@ def test_create_passes_a_keyword_called_name() -> None:
         return name
 
     assert tags.create("named", name="given") == "given"  # type: ignore[misc]
+
+
+def test_an_alias_finds_its_entry_and_a_registered_class_knows_its_name() -> None:
+    widgets: Registry[Any] = Registry("widget")
+
+    @widgets.register("gear", "a class", aliases=("cog",))
+    class Gear:
+        def __init__(self, *, teeth: int = 12, modality_names: list[str] | None = None) -> None:
+            self.teeth = teeth
+
+    assert Gear.name == "gear"  # type: ignore[attr-defined]  # written once, in the decorator
+    assert widgets.get("cog") is widgets.get("gear") and "cog" in widgets
+    assert isinstance(widgets.create("cog", teeth=3), Gear)
+    assert widgets.names() == ["gear"] and widgets.names(aliases=True) == ["cog", "gear"]
+    assert widgets.get("gear").hyperparameters == {"teeth": 12}  # modality_names comes from the data, not the user
+    with pytest.raises(RegistryError, match="widget 'cog' is registered twice"):
+        widgets.register("other", "takes a taken alias")(lambda: None)
+        widgets.register("more", "x", aliases=("cog",))(lambda: None)

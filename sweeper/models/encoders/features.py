@@ -16,7 +16,6 @@ from sweeper.models.layers import mlp
 
 @ENCODERS.register("projection", "LayerNorm, then a linear projection (depth > 1 adds GELU + Linear layers)")
 class ProjectionEncoder(Encoder):
-    name = "projection"
     kind = "features"
     input_ndim = 1
     layout = "(D,)"

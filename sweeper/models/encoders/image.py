@@ -12,7 +12,6 @@ from sweeper.models.layers import require_positive
 
 @ENCODERS.register("cnn2d", "small ResNet-style 2-D CNN for images (width, depth, stem_stride), global average pool")
 class CNN2dEncoder(Encoder):
-    name = "cnn2d"
     kind = "image"
     input_ndim = 3
     layout = "(C, H, W)"

@@ -77,8 +77,6 @@ class LiquidEncoder(Encoder):
 
 
 class LTCEncoder(LiquidEncoder):
-    name = "ltc"
-
     @staticmethod
     def recurrent_layer(input_size: int, wiring: Any) -> nn.Module:
         # Softplus-constrained parameters, so training needs no apply_weight_constraints() after each step.
@@ -86,8 +84,6 @@ class LTCEncoder(LiquidEncoder):
 
 
 class CfCEncoder(LiquidEncoder):
-    name = "cfc"
-
     @staticmethod
     def recurrent_layer(input_size: int, wiring: Any) -> nn.Module:
         return CfC(input_size, wiring, batch_first=True)

@@ -27,7 +27,6 @@ from sweeper.models.layers import require_positive
     "cnn1d", "small ResNet-style 1-D CNN for signals (width, depth), optional log-mel front end and channel weights"
 )
 class CNN1dEncoder(Encoder):
-    name = "cnn1d"
     kind = "signal"
     input_ndim = 2
     layout = "(C, L)"

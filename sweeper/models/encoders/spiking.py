@@ -27,7 +27,6 @@ else:
 
 
 class SpikingEncoder(Encoder):
-    name = "spiking"
     kind = "signal"
     input_ndim = 2
     layout = "(C, L)"

@@ -15,7 +15,6 @@ from sweeper.models.layers import mlp
 
 @ENCODERS.register("mlp", "per-feature BatchNorm, then an MLP of depth layers")
 class MLPEncoder(Encoder):
-    name = "mlp"
     kind = "tabular"
     input_ndim = 1
     layout = "(F,)"

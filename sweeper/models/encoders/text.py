@@ -19,7 +19,6 @@ PADDING_ID = 0
 
 @ENCODERS.register("text_transformer", "token + position embeddings, depth pre-LN Transformer layers, mean pool")
 class TextTransformerEncoder(Encoder):
-    name = "text_transformer"
     kind = "text"
     input_ndim = 1
     layout = "(L,)"

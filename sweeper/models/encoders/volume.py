@@ -12,7 +12,6 @@ from sweeper.models.layers import require_positive
 
 @ENCODERS.register("cnn3d", "small ResNet-style 3-D CNN for volumes (width, depth), global average pool")
 class CNN3dEncoder(Encoder):
-    name = "cnn3d"
     kind = "volume"
     input_ndim = 4
     layout = "(C, D, H, W)"

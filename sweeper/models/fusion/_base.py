@@ -23,7 +23,7 @@ from sweeper.models.layers import require_positive
 
 
 class Fusion(nn.Module, ABC):
-    """Base class of every fusion; subclasses set ``name`` to their registry key and implement ``forward``."""
+    """Base class of every fusion; ``FUSIONS.register`` sets ``name``; subclasses implement ``forward``."""
 
     name: ClassVar[str] = "fusion"  # registry key, used in messages
     min_modalities: ClassVar[int] = 2

@@ -12,8 +12,6 @@ from sweeper.models.layers import hidden_mlp
 
 @FUSIONS.register("add", "project each modality to D, sum, then an MLP with fusion_layers hidden layers")
 class AddFusion(Fusion):
-    name = "add"
-
     def __init__(self, input_dims: list[int], output_dim: int, *, fusion_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__(input_dims, output_dim)
         self.projections = nn.ModuleList(nn.Linear(d, output_dim) for d in input_dims)

@@ -15,8 +15,6 @@ from sweeper.models.fusion._base import Fusion
 
 @FUSIONS.register("additive_attention", "Bahdanau scores v^T tanh(W z_m + b), softmax over modalities, weighted sum")
 class AdditiveAttentionFusion(Fusion):
-    name = "additive_attention"
-
     def __init__(self, input_dims: list[int], output_dim: int) -> None:
         super().__init__(input_dims, output_dim)
         self.projections = nn.ModuleList(nn.Linear(d, output_dim) for d in input_dims)

@@ -18,7 +18,6 @@ from sweeper.models.layers import hidden_mlp, require_positive
 
 @FUSIONS.register("bilinear", "full bilinear pooling x_1^T W x_2 of exactly 2 modalities, then an MLP")
 class BilinearFusion(Fusion):
-    name = "bilinear"
     max_modalities = 2
 
     def __init__(

@@ -40,8 +40,6 @@ class CountSketch(nn.Module):
 
 @FUSIONS.register("compact_bilinear", "MCB: Count Sketch each modality, product of FFTs, signed sqrt, L2, Linear")
 class CompactBilinearFusion(Fusion):
-    name = "compact_bilinear"
-
     def __init__(
         self, input_dims: list[int], output_dim: int, *, sketch_dim: int = 256, fusion_layers: int = 1
     ) -> None:

@@ -12,8 +12,6 @@ from sweeper.models.layers import mlp
 
 @FUSIONS.register("concat", "concatenate the modality features, then an MLP of fusion_layers layers")
 class ConcatFusion(Fusion):
-    name = "concat"
-
     def __init__(self, input_dims: list[int], output_dim: int, *, fusion_layers: int = 1) -> None:
         super().__init__(input_dims, output_dim)
         self.mlp = mlp(sum(input_dims), output_dim, fusion_layers)

@@ -12,8 +12,6 @@ from sweeper.models.layers import hidden_mlp
 
 @FUSIONS.register("concat_mlp", "concatenate, LayerNorm, then an MLP of width 2*D with fusion_layers hidden layers")
 class ConcatMLPFusion(Fusion):
-    name = "concat_mlp"
-
     def __init__(self, input_dims: list[int], output_dim: int, *, fusion_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__(input_dims, output_dim)
         # LayerNorm puts modalities of different scales on one footing before they are mixed.

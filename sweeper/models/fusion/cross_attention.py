@@ -34,8 +34,6 @@ class AttentionBlock(nn.Module):
 
 @FUSIONS.register("cross_attention", "a pooled query attends over one token per modality, in stacked blocks")
 class CrossAttentionFusion(Fusion):
-    name = "cross_attention"
-
     def __init__(
         self,
         input_dims: list[int],

@@ -19,8 +19,6 @@ from sweeper.models.layers import require_positive
 
 @FUSIONS.register("cross_modal_attention", "each modality token attends to the other modalities, stacked blocks")
 class CrossModalAttentionFusion(Fusion):
-    name = "cross_modal_attention"
-
     def __init__(
         self,
         input_dims: list[int],

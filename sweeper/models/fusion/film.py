@@ -22,8 +22,6 @@ from sweeper.models.layers import hidden_mlp
 
 @FUSIONS.register("film", "the conditioner modality scales and shifts each other modality (gamma*h + beta), then MLP")
 class FiLMFusion(Fusion):
-    name = "film"
-
     def __init__(
         self,
         input_dims: list[int],

@@ -18,8 +18,6 @@ class GatedFusion(Fusion):
     the concatenation, ``W_o (sigmoid(W_g x) * x)`` with ``x = [x_1; ...; x_N]``, then ``fusion_layers - 1``
     hidden layers."""
 
-    name = "gated"
-
     def __init__(
         self, input_dims: list[int], output_dim: int, *, gate: str = "softmax", fusion_layers: int = 1
     ) -> None:

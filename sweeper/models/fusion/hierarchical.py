@@ -17,8 +17,6 @@ from sweeper.models.layers import hidden_mlp
 
 @FUSIONS.register("hierarchical", "progressive pairwise fusion f = f + MLP([f ; z_m]), one modality at a time")
 class HierarchicalFusion(Fusion):
-    name = "hierarchical"
-
     def __init__(self, input_dims: list[int], output_dim: int, *, fusion_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__(input_dims, output_dim)
         d = output_dim

@@ -19,8 +19,6 @@ from sweeper.models.layers import mlp, require_positive
 
 @FUSIONS.register("low_rank", "LMF: rank-r factorised product of modality features with an appended 1 (rank)")
 class LowRankFusion(Fusion):
-    name = "low_rank"
-
     def __init__(self, input_dims: list[int], output_dim: int, *, rank: int = 4, fusion_layers: int = 1) -> None:
         super().__init__(input_dims, output_dim)
         require_positive("rank", rank)

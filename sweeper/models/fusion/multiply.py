@@ -19,8 +19,6 @@ from sweeper.models.layers import hidden_mlp
 
 @FUSIONS.register("multiply", "elementwise product of per-modality factors (1 + W_m x_m), then an MLP")
 class MultiplyFusion(Fusion):
-    name = "multiply"
-
     def __init__(self, input_dims: list[int], output_dim: int, *, fusion_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__(input_dims, output_dim)
         n = len(input_dims)

@@ -15,8 +15,6 @@ from sweeper.models.fusion._tokens import ModalityTokens, require_heads_divide
 
 @FUSIONS.register("self_attention", "one multi-head self-attention layer over modality tokens, residual, mean-pool")
 class SelfAttentionFusion(Fusion):
-    name = "self_attention"
-
     def __init__(self, input_dims: list[int], output_dim: int, *, heads: int = 4, dropout: float = 0.0) -> None:
         super().__init__(input_dims, output_dim)
         require_heads_divide(self.name, output_dim, heads)

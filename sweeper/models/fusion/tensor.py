@@ -21,8 +21,6 @@ from sweeper.models.layers import remaining_layers, require_positive
 
 @FUSIONS.register("tensor", "TFN: outer product of all [x_m ; 1], flattened, Linear to D (max_fused_size caps it)")
 class TensorFusion(Fusion):
-    name = "tensor"
-
     def __init__(
         self,
         input_dims: list[int],

@@ -22,8 +22,6 @@ from sweeper.models.layers import require_positive
     aliases=("transformer_concat",),  # the reference multi-task system's name
 )
 class TransformerFusion(Fusion):
-    name = "transformer"
-
     def __init__(
         self,
         input_dims: list[int],
