@@ -48,6 +48,8 @@ class Family:
     accuracy: float  # chance that a prediction is right (per task, per sample, per seed)
     parameters: int = 1000
     train_s: float = 1.0
+    fusion_parameters: int = 100
+    peak_memory_mb: float = 10.0
     twin: str | None = None  # draw predictions exactly as this other family does
     search_status: str = "completed"  # how its search trial ended (completed or pruned)
     failed: str | None = None  # every confirmation run failed with this error
@@ -125,6 +127,8 @@ def _row(name: str, trial: str, stage: str, status: str, epochs: int, seed: int 
         "folds": None, "source_trial": f"s-{name}" if stage == "confirm" else None, "epochs": epochs,
         "config/fusion": name, "config/lr": 0.003, "train_s": family.train_s * epochs, "error": None,
         "model/parameters": float(family.parameters), "time/infer_ms": 1.0,
+        "model/fusion_parameters": float(family.fusion_parameters), "time/infer_us_per_sample": 20.0,
+        "cost/peak_memory_mb": family.peak_memory_mb,
     }  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from sweeper.errors import ConfigError, RegistryError
 from sweeper.models.encoders import DEFAULT_ENCODERS, ENCODERS, Encoder
 from sweeper.models.fusion import FUSIONS, Fusion
 from sweeper.models.heads import HEADS
-from sweeper.models.layers import NameDict
+from sweeper.models.layers import NameDict, count_parameters
 from sweeper.models.modality import ModalityMixer
 
 ONLY = "only:"  # prefix of the single-modality baselines, e.g. "only:image"
@@ -70,7 +70,7 @@ class MultimodalModel(nn.Module):
         return {task: head(fused) for task, head in self.heads.items()}  # task -> (B, num_classes)
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return count_parameters(self)
 
 
 def build_model(spec: DatasetSpec, config: ModelConfig) -> nn.Module:

@@ -86,3 +86,8 @@ class NameDict(nn.ModuleDict):
 
     def items(self) -> list[tuple[str, nn.Module]]:  # type: ignore[override]
         return [(k.removeprefix(self._PREFIX), v) for k, v in super().items()]
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable parameters: what a model, fusion or encoder is counted as (the one way sweeper counts them)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -29,7 +29,7 @@ from sweeper.models.build import (
     build_heads,
     build_mixer,
 )
-from sweeper.models.layers import NameDict, mlp
+from sweeper.models.layers import NameDict, count_parameters, mlp
 from sweeper.registry import Registry
 
 STRATEGIES: Registry[nn.Module] = Registry("strategy")
@@ -41,7 +41,7 @@ class _Strategy(nn.Module):
         self.fusion: nn.Module | None = None  # the fusion module whose attention can be read, where there is one
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return count_parameters(self)
 
 
 @STRATEGIES.register("early", "early fusion: raw inputs flattened and concatenated, one joint MLP, no encoders")

@@ -29,6 +29,9 @@ class Cost:
     parameters: int | None  # model parameters
     train_s_per_epoch: float | None  # mean over runs of training seconds per epoch
     infer_ms: float | None  # mean over runs of milliseconds per batch of inference (last split evaluated)
+    fusion_parameters: int | None = None  # the fusion module's own parameters
+    infer_us_per_sample: float | None = None  # mean over runs of inference microseconds per sample
+    peak_memory_mb: float | None = None  # mean over runs of the memory a run added at its peak
 
 
 @dataclass
@@ -169,9 +172,13 @@ def _cost(rows: list[dict[str, Any]]) -> Cost:
         return float(np.mean(finite)) if finite else None
 
     parameters = mean([r.get("model/parameters") for r in rows])
+    fusion_parameters = mean([r.get("model/fusion_parameters") for r in rows])
     per_epoch = mean([r["train_s"] / r["epochs"] for r in rows if r.get("train_s") and r.get("epochs")])
     return Cost(
         parameters=int(parameters) if parameters is not None else None,
         train_s_per_epoch=per_epoch,
         infer_ms=mean([r.get("time/infer_ms") for r in rows]),
+        fusion_parameters=int(fusion_parameters) if fusion_parameters is not None else None,
+        infer_us_per_sample=mean([r.get("time/infer_us_per_sample") for r in rows]),
+        peak_memory_mb=mean([r.get("cost/peak_memory_mb") for r in rows]),
     )

@@ -47,6 +47,9 @@ class FamilyResult:
     train_s_per_epoch: float | None = None
     infer_ms: float | None = None
     task_scores: dict[str, float] = field(default_factory=dict)  # task -> validation mean of its metric
+    fusion_parameters: int | None = None
+    infer_us_per_sample: float | None = None
+    peak_memory_mb: float | None = None
 
 
 @dataclass
@@ -160,6 +163,8 @@ def _decide(rec: Recommendation, evidence: Evidence, name: str, n_boot: int) -> 
                 params=evidence.configs[c.family]["params"], score=c.score, diff=c.diff, tied=c.tied, runs=c.runs,
                 samples=c.samples, test=test.get(c.family, {}), parameters=cost.parameters,
                 train_s_per_epoch=cost.train_s_per_epoch, infer_ms=cost.infer_ms,
+                fusion_parameters=cost.fusion_parameters, infer_us_per_sample=cost.infer_us_per_sample,
+                peak_memory_mb=cost.peak_memory_mb,
             )
         )  # fmt: skip
     rec.confirmed = True

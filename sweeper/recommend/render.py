@@ -60,9 +60,14 @@ def render_markdown(rec: Recommendation, plots: dict[str, str] | None = None) ->
         lines += [""] + [f"- {p}" for p in rec.priorities] + ([""] if rec.priorities else [])
         lines += ["## Test split (reported, never used to choose)", "", *test_table(rec)]
         lines += ["", "## Cost", ""]
+        base = next((f for f in rec.fusions if f.fusion == COST_BASE), None)
+        if base is not None:
+            lines += [f"Each figure, then its ratio to `{COST_BASE}`'s.", ""]
         lines += _md_table(
-            ["fusion", "parameters", "train s / epoch", "inference ms / batch"], [_cost(f) for f in rec.fusions]
-        )
+            ["fusion", "parameters", "fusion parameters", "train s / epoch", "inference us / sample",
+             "peak memory MB"],
+            [_cost_relative(f, base) for f in rec.fusions],
+        )  # fmt: skip
     lines += _md_apart(rec)
     if plots:
         lines += ["", "## Plots", ""] + [f"![{caption}]({path})" for caption, path in plots.items()]
@@ -160,6 +165,23 @@ def _md_search(rec: Recommendation) -> list[str]:
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+COST_BASE = "concat"  # the cost table's yardstick, as in the reference EEG+audio comparison
+
+
+def _cost_relative(f: FamilyResult, base: FamilyResult | None) -> list[str]:
+    """The cost columns, each with its ratio to ``base``'s where both are known."""
+    keys = ("parameters", "fusion_parameters", "train_s_per_epoch", "infer_us_per_sample", "peak_memory_mb")
+    cells = [f.fusion]
+    for key in keys:
+        value = getattr(f, key)
+        text = "" if value is None else str(value) if isinstance(value, int) else _num(value, 3)
+        reference = getattr(base, key) if base is not None else None
+        if value is not None and reference:
+            text += f" ({value / reference:.2f}x)"
+        cells.append(text)
+    return cells
 
 
 def _cost(f: FamilyResult) -> list[str]:

@@ -8,6 +8,7 @@ a test collects them). Given the state of an earlier epoch it continues from the
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ import torch
 from sweeper.data.dataset import MultimodalDataset
 from sweeper.errors import ConfigError, TrainingDiverged
 from sweeper.models import build_model
+from sweeper.models.layers import count_parameters
 from sweeper.train.augment import augment
 from sweeper.train.config import TrainConfig
 from sweeper.train.losses import MultiTaskLoss
@@ -56,7 +58,10 @@ def fit(
     optimizer = build_optimizer([*model.parameters(), *criterion.parameters()], config)
     schedule = build_schedule(optimizer, config)
     generator = torch.Generator().manual_seed(config.seed)
-    n_parameters = sum(p.numel() for p in model.parameters())
+    sizes = {"model/parameters": float(count_parameters(model))}
+    if isinstance(fusion := getattr(model, "fusion", None), torch.nn.Module):
+        sizes["model/fusion_parameters"] = float(count_parameters(fusion))
+    memory = PeakMemory(device)
     first_epoch = 1
     if resume is not None:
         model.load_state_dict(resume["model"])
@@ -76,7 +81,7 @@ def fit(
         schedule.step()
         metrics = {"epoch": float(epoch), "train/loss": train_loss, "train/lr": lr}
         metrics |= {f"train/weight/{t}": w for t, w in criterion.task_weights().items()}
-        metrics["model/parameters"] = float(n_parameters)
+        metrics |= sizes
         last = epoch == config.max_epochs
         outputs: dict[str, Any] | None = {} if predictions and last else None
         with _autocast(device, config.precision):
@@ -87,6 +92,7 @@ def fit(
             known = ", ".join(k for k in metrics if k.startswith("val/"))
             raise ConfigError(f"unknown objective {config.objective!r}; known: {known}")
         _check_finite(metrics, config, epoch)
+        metrics["cost/peak_memory_mb"] = memory.peak_mb()
         now = time.perf_counter()
         metrics["time/epoch_s"] = now - epoch_start
         metrics["time/train_s"] = now - started - reporting_s  # cumulative time in this process, reports excluded
@@ -153,3 +159,36 @@ def _train_epoch(
 def _autocast(device: str | torch.device, precision: str) -> torch.autocast:
     device_type = torch.device(device).type
     return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+class PeakMemory:
+    """The memory a trial adds, in MB, at its peak so far: CUDA's max allocated on a GPU; on a CPU, the process's
+    resident memory sampled at each epoch's end, above what it was when training started (an estimate: a reused
+    worker's earlier trials may have left memory that this one reuses)."""
+
+    def __init__(self, device: str | torch.device) -> None:
+        self.cuda = torch.device(device).type == "cuda"
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+            self.device = device
+            return
+        self.start = self.peak = _resident_bytes()
+
+    def peak_mb(self) -> float:
+        if self.cuda:
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        self.peak = max(self.peak, _resident_bytes())
+        return (self.peak - self.start) / 2**20
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux); elsewhere its peak so far."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux

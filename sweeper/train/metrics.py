@@ -32,8 +32,9 @@ def evaluate(
 ) -> dict[str, float]:
     """``{f"{split}/{task}/{metric}"}`` for every task, plus the means over tasks and the summed loss.
 
-    Also ``time/infer_ms`` (milliseconds per batch of forward passes). When ``outputs`` is given, the split's
-    per-sample probabilities are stored in it under ``split``: what a paired bootstrap over samples needs.
+    Also ``time/infer_ms`` (milliseconds per batch of forward passes) and ``time/infer_us_per_sample``. When
+    ``outputs`` is given, the split's per-sample probabilities are stored in it under ``split``: what a paired
+    bootstrap over samples needs.
     """
     model.eval()
     logits: dict[str, list[torch.Tensor]] = {t: [] for t in data.spec.task_names}
@@ -44,7 +45,8 @@ def evaluate(
         n_batches += 1
     if torch.device(data.splits[split].device).type == "cuda":
         torch.cuda.synchronize()  # CUDA runs ahead of Python: the forward passes may not have finished yet
-    infer_ms = (time.perf_counter() - started) * 1000 / max(n_batches, 1)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    infer_ms = elapsed_ms / max(n_batches, 1)
     targets = {t: data.targets[t][data.splits[split]] for t in data.spec.task_names}
     if outputs is not None:
         outputs[split] = {
@@ -68,4 +70,5 @@ def evaluate(
         metrics[f"{split}/mean_{metric}"] = sum(metrics[f"{split}/{t}/{metric}"] for t in names) / len(names)
     metrics[f"{split}/loss"] = sum(metrics[f"{split}/{t}/loss"] for t in names)
     metrics["time/infer_ms"] = infer_ms
+    metrics["time/infer_us_per_sample"] = elapsed_ms * 1000 / max(len(data.splits[split]), 1)
     return metrics

@@ -124,6 +124,24 @@ def test_report_has_the_sections_and_plots(tmp_path: Path) -> None:
     assert (tmp_path / "r" / "report" / "regret.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_cost_table_gives_each_fusion_relative_to_concat(tmp_path: Path) -> None:
+    families = {
+        "concat": Family(0.6, parameters=1000, fusion_parameters=100, peak_memory_mb=10.0),
+        "gated": Family(0.9, parameters=3000, fusion_parameters=2100, peak_memory_mb=25.0),
+    }
+    rec = recommend(write_sweep(tmp_path / "c", families), n_boot=300)
+    markdown = write_report(rec, tmp_path / "c" / "report").path.read_text()
+    (gated,) = [line for line in markdown.splitlines() if line.startswith("| gated | 3000")]
+    assert gated.split(" | ")[1:] == [
+        "3000 (3.00x)",
+        "2100 (21.00x)",
+        "1.000 (1.00x)",
+        "20.000 (1.00x)",
+        "25.000 (2.50x) |",
+    ]
+    assert "| concat | 1000 (1.00x) | 100 (1.00x) |" in markdown
+
+
 def test_across_datasets_names_one_default_with_regret_ranks_and_a_friedman_test(tmp_path: Path) -> None:
     sweeps = []
     for i in range(5):  # 5 datasets x 1 task = 5 blocks: the rank test applies

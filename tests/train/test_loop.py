@@ -114,7 +114,7 @@ def _resume_matches(data: MultimodalDataset, config: TrainConfig) -> None:
     assert resumed.epochs == [3, 4]
     assert resumed_final.keys() == final.keys()
     for key in final:
-        if not key.startswith("time/"):
+        if not key.startswith(("time/", "cost/")):  # measurements, not results
             assert resumed_final[key] == pytest.approx(final[key], abs=1e-5), key
     assert resumed.metrics[0]["train/loss"] == pytest.approx(straight.metrics[2]["train/loss"], abs=1e-5)
 
@@ -205,3 +205,19 @@ def test_predictions_are_kept_only_at_the_last_epoch_and_match_the_metrics() -> 
         probs, labels = val["probs"][task].numpy(), val["labels"][task].numpy()
         recomputed = stats.metric_values("macro_f1", probs, labels, np.ones((1, len(labels))))[0]
         assert recomputed == pytest.approx(metrics[f"val/{task}/macro_f1"], abs=1e-6)
+
+
+def test_every_epoch_reports_the_cost_of_the_model_and_its_fusion(data: MultimodalDataset) -> None:
+    from sweeper.models import build_model
+    from sweeper.models.layers import count_parameters
+
+    recorder = Recorder()
+    last = fit(_config("low_rank", max_epochs=1), data, recorder)
+    model = build_model(data.spec, _config("low_rank").model)
+    assert last["model/parameters"] == count_parameters(model)
+    assert 0 < last["model/fusion_parameters"] == count_parameters(model.fusion) < last["model/parameters"]
+    assert last["cost/peak_memory_mb"] >= 0.0
+    n_test = len(data.splits["test"])
+    assert last["time/infer_us_per_sample"] == pytest.approx(
+        last["time/infer_ms"] * 1000 * -(-n_test // 64) / n_test, rel=1e-6
+    )  # the same forward passes, per sample instead of per batch

@@ -17,7 +17,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from sweeper.errors import ConfigError
-from sweeper.models.layers import require_positive
+from sweeper.models.layers import count_parameters, require_positive
 
 
 class Encoder(nn.Module, ABC):
@@ -44,4 +44,4 @@ class Encoder(nn.Module, ABC):
         """Encode x (B, *input_shape) into (B, output_dim)."""
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return count_parameters(self)

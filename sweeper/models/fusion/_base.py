@@ -19,7 +19,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from sweeper.errors import ConfigError
-from sweeper.models.layers import require_positive
+from sweeper.models.layers import count_parameters, require_positive
 
 
 class Fusion(nn.Module, ABC):
@@ -50,7 +50,7 @@ class Fusion(nn.Module, ABC):
         """Fuse ``features`` (each (B, D_m)) into (B, output_dim)."""
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return count_parameters(self)
 
 
 def _count_phrase(low: int, high: int | None) -> str:
