@@ -50,6 +50,7 @@ class Family:
     train_s: float = 1.0
     fusion_parameters: int = 100
     peak_memory_mb: float = 10.0
+    attention: dict[str, float] = field(default_factory=dict)  # modality -> mean attention (attention fusions)
     twin: str | None = None  # draw predictions exactly as this other family does
     search_status: str = "completed"  # how its search trial ended (completed or pruned)
     failed: str | None = None  # every confirmation run failed with this error
@@ -129,6 +130,7 @@ def _row(name: str, trial: str, stage: str, status: str, epochs: int, seed: int 
         "model/parameters": float(family.parameters), "time/infer_ms": 1.0,
         "model/fusion_parameters": float(family.fusion_parameters), "time/infer_us_per_sample": 20.0,
         "cost/peak_memory_mb": family.peak_memory_mb,
+        **{f"val/attention/{m}": w for m, w in family.attention.items()},
     }  # fmt: skip
 
 

@@ -23,6 +23,8 @@ from sweeper.recommend.stats import Predictions
 from sweeper.tracking import TrialStatus
 from sweeper.tracking.predictions import read_predictions
 
+ATTENTION = "val/attention/"  # an attention fusion's per-modality metric prefix (sweeper.train.metrics)
+
 
 @dataclass
 class Cost:
@@ -32,6 +34,7 @@ class Cost:
     fusion_parameters: int | None = None  # the fusion module's own parameters
     infer_us_per_sample: float | None = None  # mean over runs of inference microseconds per sample
     peak_memory_mb: float | None = None  # mean over runs of the memory a run added at its peak
+    attention: dict[str, float] = field(default_factory=dict)  # modality -> mean validation attention it received
 
 
 @dataclass
@@ -181,4 +184,9 @@ def _cost(rows: list[dict[str, Any]]) -> Cost:
         fusion_parameters=int(fusion_parameters) if fusion_parameters is not None else None,
         infer_us_per_sample=mean([r.get("time/infer_us_per_sample") for r in rows]),
         peak_memory_mb=mean([r.get("cost/peak_memory_mb") for r in rows]),
+        attention={
+            key.removeprefix(ATTENTION): value
+            for key in dict.fromkeys(k for r in rows for k in r if k.startswith(ATTENTION))
+            if (value := mean([r.get(key) for r in rows])) is not None
+        },
     )

@@ -51,31 +51,41 @@ def plot_ranking(rows: list[dict], path: Path, *, metric: str, title: str = "", 
 
 
 def plot_regret_heatmap(regret: dict[str, dict[str, float]], path: Path, *, title: str = "") -> Path:
-    """Heatmap of ``regret[family][block]``: families as rows (given order), blocks as columns (first seen).
+    """Heatmap of ``regret[family][block]``: families as rows (given order), blocks as columns (first seen)."""
+    return plot_heatmap(regret, path, title=title, label="regret", cmap="Reds")
 
-    Each cell shows its value to 3 decimals; colour runs from 0 (light) to the largest regret (dark).
+
+def plot_attention_heatmap(attention: dict[str, dict[str, float]], path: Path, *, title: str = "") -> Path:
+    """Heatmap of ``attention[fusion][modality]``: the mean attention each modality received on validation."""
+    return plot_heatmap(attention, path, title=title, label="mean attention received", cmap="Blues")
+
+
+def plot_heatmap(cells: dict[str, dict[str, float]], path: Path, *, title: str = "", label: str, cmap: str) -> Path:
+    """Heatmap of ``cells[row][column]``: rows in the given order, columns as first seen.
+
+    Each cell shows its value to 3 decimals; colour runs from 0 (light) to the largest value (dark).
     A missing or NaN cell is grey and reads "n/a".
     """
-    families = list(regret)
-    blocks = list(dict.fromkeys(block for cells in regret.values() for block in cells))
-    if not families or not blocks:
-        raise SweeperError(f"plot_regret_heatmap got no cells ({regret=}); expected regret[family][block] values")
+    rows = list(cells)
+    columns = list(dict.fromkeys(column for row in cells.values() for column in row))
+    if not rows or not columns:
+        raise SweeperError(f"plot_heatmap got no cells ({cells=}); expected cells[row][column] values")
     import numpy as np
 
-    values = np.array([[regret[f].get(b, math.nan) for b in blocks] for f in families], dtype=float)
+    values = np.array([[cells[r].get(c, math.nan) for c in columns] for r in rows], dtype=float)
     finite = values[np.isfinite(values)]
     vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     plt = _pyplot()
-    cmap = plt.get_cmap("Reds").with_extremes(bad="0.85")
-    fig, ax = plt.subplots(figsize=(2.5 + 0.8 * len(blocks), 1.8 + 0.4 * len(families)), layout="constrained")
+    colours = plt.get_cmap(cmap).with_extremes(bad="0.85")
+    fig, ax = plt.subplots(figsize=(2.5 + 0.8 * len(columns), 1.8 + 0.4 * len(rows)), layout="constrained")
     try:
-        image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto")
+        image = ax.imshow(np.ma.masked_invalid(values), cmap=colours, vmin=0.0, vmax=vmax, aspect="auto")
         for (i, j), value in np.ndenumerate(values):
             text, dark = ("n/a", False) if math.isnan(value) else (f"{value:.3f}", value > 0.6 * vmax)
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-        ax.set_xticks(range(len(blocks)), blocks, rotation=40, ha="right", rotation_mode="anchor")
-        ax.set_yticks(range(len(families)), families)
-        fig.colorbar(image, ax=ax, label="regret", shrink=0.8)
+        ax.set_xticks(range(len(columns)), columns, rotation=40, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(len(rows)), rows)
+        fig.colorbar(image, ax=ax, label=label, shrink=0.8)
         ax.set_title(title)
         return _save(fig, path)
     finally:

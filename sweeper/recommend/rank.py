@@ -50,6 +50,9 @@ class FamilyResult:
     fusion_parameters: int | None = None
     infer_us_per_sample: float | None = None
     peak_memory_mb: float | None = None
+    attention: dict[str, float] = field(
+        default_factory=dict
+    )  # modality -> mean validation attention (attention fusions)
 
 
 @dataclass
@@ -164,7 +167,7 @@ def _decide(rec: Recommendation, evidence: Evidence, name: str, n_boot: int) -> 
                 samples=c.samples, test=test.get(c.family, {}), parameters=cost.parameters,
                 train_s_per_epoch=cost.train_s_per_epoch, infer_ms=cost.infer_ms,
                 fusion_parameters=cost.fusion_parameters, infer_us_per_sample=cost.infer_us_per_sample,
-                peak_memory_mb=cost.peak_memory_mb,
+                peak_memory_mb=cost.peak_memory_mb, attention=cost.attention,
             )
         )  # fmt: skip
     rec.confirmed = True

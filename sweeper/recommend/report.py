@@ -34,6 +34,11 @@ def write_report(rec: Recommendation, folder: Path) -> Report:
         regret = {f.fusion: {t.task: _regret(rec, f.fusion, t.task) for t in rec.task_winners} for f in rec.fusions}
         plots.plot_regret_heatmap(regret, folder / "regret.png", title=f"{rec.sweep}: regret against each task's best")
         images["regret by task"] = "regret.png"
+        attention = {f.fusion: f.attention for f in rec.fusions if f.attention}
+        if attention:
+            title = f"{rec.sweep}: attention each modality received (validation)"
+            plots.plot_attention_heatmap(attention, folder / "attention.png", title=title)
+            images["attention by fusion and modality"] = "attention.png"
     return _write_documents(folder, render_markdown(rec, images), render_json(rec))
 
 

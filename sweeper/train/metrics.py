@@ -32,17 +32,23 @@ def evaluate(
 ) -> dict[str, float]:
     """``{f"{split}/{task}/{metric}"}`` for every task, plus the means over tasks and the summed loss.
 
-    Also ``time/infer_ms`` (milliseconds per batch of forward passes) and ``time/infer_us_per_sample``. When
+    Also ``time/infer_ms`` (milliseconds per batch of forward passes) and ``time/infer_us_per_sample``; for an
+    attention fusion, ``{split}/attention/{modality}``, the mean attention each modality received. When
     ``outputs`` is given, the split's per-sample probabilities are stored in it under ``split``: what a paired
     bootstrap over samples needs.
     """
     model.eval()
     logits: dict[str, list[torch.Tensor]] = {t: [] for t in data.spec.task_names}
     started, n_batches = time.perf_counter(), 0
+    fusion = getattr(model, "fusion", None)
+    attended = getattr(fusion, "modality_attention", lambda: None)
+    attention: torch.Tensor | None = None  # (N,) summed over samples
     for batch in data.batches(split, batch_size):
         for task, out in model(batch.inputs).items():
             logits[task].append(out.float())
         n_batches += 1
+        if (weights := attended()) is not None:
+            attention = weights.float().sum(dim=0) + (0 if attention is None else attention)
     if torch.device(data.splits[split].device).type == "cuda":
         torch.cuda.synchronize()  # CUDA runs ahead of Python: the forward passes may not have finished yet
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -69,6 +75,9 @@ def evaluate(
     for metric in TASK_METRICS[1:]:
         metrics[f"{split}/mean_{metric}"] = sum(metrics[f"{split}/{t}/{metric}"] for t in names) / len(names)
     metrics[f"{split}/loss"] = sum(metrics[f"{split}/{t}/loss"] for t in names)
+    if attention is not None:  # the mean attention each modality received over the split
+        shares = (attention / len(data.splits[split])).tolist()
+        metrics |= {f"{split}/attention/{m}": w for m, w in zip(data.spec.modality_names, shares, strict=True)}
     metrics["time/infer_ms"] = infer_ms
     metrics["time/infer_us_per_sample"] = elapsed_ms * 1000 / max(len(data.splits[split]), 1)
     return metrics

@@ -41,6 +41,10 @@ def test_fusion_contract(name: str, options: dict, n: int) -> None:
     for m, x in enumerate(features):
         assert x.grad is not None and x.grad.abs().sum() > 0, f"no gradient reaches modality {m}"
     assert fusion.attention is None or not fusion.attention.requires_grad, "attention weights must be detached"
+    shares = fusion.modality_attention()  # what `val/attention/<modality>` is made of
+    if shares is not None:
+        assert shares.shape == (BATCH, n) and (shares >= 0).all()
+        assert torch.allclose(shares.sum(dim=-1), torch.ones(BATCH), atol=1e-5), "shares over modalities sum to 1"
 
     fusion.eval()
     with torch.no_grad():

@@ -234,3 +234,13 @@ def test_the_recommend_command_imports_neither_torch_nor_mlflow_nor_scipy_stats(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_attention_fusions_get_a_heatmap_of_the_attention_each_modality_received(tmp_path: Path) -> None:
+    families = {"concat": Family(0.6), "cross_attention": Family(0.9, attention={"image": 0.7, "text": 0.3})}
+    rec = recommend(write_sweep(tmp_path / "a", families), n_boot=300)
+    attention = {f.fusion: f.attention for f in rec.fusions}
+    assert attention["concat"] == {} and attention["cross_attention"] == pytest.approx({"image": 0.7, "text": 0.3})
+    markdown = write_report(rec, tmp_path / "a" / "report").path.read_text()
+    assert "![attention by fusion and modality](attention.png)" in markdown
+    assert (tmp_path / "a" / "report" / "attention.png").read_bytes()[:4] == b"\x89PNG"

@@ -221,3 +221,11 @@ def test_every_epoch_reports_the_cost_of_the_model_and_its_fusion(data: Multimod
     assert last["time/infer_us_per_sample"] == pytest.approx(
         last["time/infer_ms"] * 1000 * -(-n_test // 64) / n_test, rel=1e-6
     )  # the same forward passes, per sample instead of per batch
+
+
+@pytest.mark.parametrize("fusion", ["cross_attention", "transformer"])
+def test_attention_fusions_report_the_attention_each_modality_received(data: MultimodalDataset, fusion: str) -> None:
+    last = fit(_config(fusion, max_epochs=1), data, Recorder())
+    shares = {m: last[f"val/attention/{m}"] for m in data.spec.modality_names}
+    assert all(0.0 <= w <= 1.0 for w in shares.values()) and sum(shares.values()) == pytest.approx(1.0, abs=1e-4)
+    assert not any(k.startswith("val/attention/") for k in fit(_config("concat", max_epochs=1), data, Recorder()))

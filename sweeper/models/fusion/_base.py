@@ -45,6 +45,19 @@ class Fusion(nn.Module, ABC):
     def num_modalities(self) -> int:
         return len(self.input_dims)
 
+    def modality_attention(self) -> Tensor | None:
+        """(B, N): the share of the last forward pass's attention each modality received; None without attention.
+
+        From ``attention`` as (B, N) weights, a pooled query's (B, 1, N), or token-to-token (B, N, N), averaged over
+        the queries. A fusion with another layout overrides this.
+        """
+        weights = self.attention
+        if weights is None:
+            return None
+        if weights.ndim == 3:
+            weights = weights.mean(dim=1)  # (B, Q, N) -> (B, N): what each modality received, averaged over queries
+        return weights
+
     @abstractmethod
     def forward(self, features: list[Tensor]) -> Tensor:
         """Fuse ``features`` (each (B, D_m)) into (B, output_dim)."""

@@ -46,3 +46,10 @@ class TransformerFusion(Fusion):
             x, weights = block(x)  # (B, N+1, D), (B, N+1, N+1)
         self.attention = weights.detach()  # (B, N+1, N+1), of the last block
         return self.norm(x[:, 0])  # (B, D), the CLS token
+
+    def modality_attention(self) -> Tensor | None:
+        """What the CLS token, the fused output, paid each modality token (its share to itself left out)."""
+        if self.attention is None:
+            return None
+        cls = self.attention[:, 0, 1:]  # (B, N)
+        return cls / cls.sum(dim=-1, keepdim=True).clamp_min(1e-12)
