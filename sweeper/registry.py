@@ -37,9 +37,9 @@ class Entry(Generic[T]):
         }
 
 
-# Keyword arguments a builder supplies from the data, not hyperparameters: e.g. the modalities' names, so that a
-# fusion's `conditioner: note` can name one.
-CONTEXT = frozenset({"modality_names"})
+# Keyword arguments a builder supplies from the data and model, not hyperparameters: the modalities' names (so that
+# a fusion's `conditioner: note` can name one) and their encoders' costs (for a fusion that learns to skip some).
+CONTEXT = frozenset({"modality_names", "modality_costs"})
 
 
 class Registry(Generic[T]):

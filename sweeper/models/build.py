@@ -85,10 +85,12 @@ def build_model(spec: DatasetSpec, config: ModelConfig) -> nn.Module:
     if config.fusion in STRATEGIES:
         return STRATEGIES.create(config.fusion, spec, config)
     dim = config.hidden_dim
+    encoders = build_encoders(spec, config)
+    costs = [float(count_parameters(encoders[m])) for m in spec.modality_names]  # a routing fusion's price list
     return MultimodalModel(
-        build_encoders(spec, config),
+        encoders,
         build_mixer(spec, config),
-        build_fusion(config.fusion, spec.modality_names, config),
+        build_fusion(config.fusion, spec.modality_names, config, modality_costs=costs),
         build_heads(spec, config, dim),
         config.dropout,
     )
@@ -113,7 +115,9 @@ def check_fusion_name(name: str, spec: DatasetSpec | None = None) -> None:
     raise RegistryError(f"unknown fusion {name!r}; known: {', '.join(known_fusions(spec))}")
 
 
-def build_fusion(name: str, modality_names: list[str], config: ModelConfig) -> Fusion:
+def build_fusion(
+    name: str, modality_names: list[str], config: ModelConfig, *, modality_costs: list[float] | None = None
+) -> Fusion:
     dim = config.hidden_dim
     return FUSIONS.create(
         name,
@@ -125,6 +129,7 @@ def build_fusion(name: str, modality_names: list[str], config: ModelConfig) -> F
         rank=config.rank,
         dropout=config.dropout,
         modality_names=list(modality_names),
+        modality_costs=modality_costs,
     )
 
 

@@ -144,6 +144,8 @@ def _train_epoch(
         inputs = augment(batch.inputs, kinds, config, generator)
         with _autocast(device, config.precision):
             loss = criterion(model(inputs), batch.targets)  # model: {task: (B, C)} logits
+            if (extra := getattr(getattr(model, "fusion", None), "auxiliary_loss", None)) is not None:
+                loss = loss + extra  # a routing fusion's balance or compute penalty, part of what is minimised
         (loss / config.accumulate_steps).backward()
         if (i + 1) % config.accumulate_steps == 0 or i + 1 == n_batches:
             if config.clip_grad_norm > 0:

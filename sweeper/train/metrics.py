@@ -33,7 +33,9 @@ def evaluate(
     """``{f"{split}/{task}/{metric}"}`` for every task, plus the means over tasks and the summed loss.
 
     Also ``time/infer_ms`` (milliseconds per batch of forward passes) and ``time/infer_us_per_sample``; for an
-    attention fusion, ``{split}/attention/{modality}``, the mean attention each modality received. When
+    attention fusion, ``{split}/attention/{modality}``, the mean attention each modality received; for a routing
+    fusion, ``{split}/routing/{modality}`` (the fraction of samples routed to it) and ``{split}/routing/compute``
+    (the mean share of the compute a sample used). When
     ``outputs`` is given, the split's per-sample probabilities are stored in it under ``split``: what a paired
     bootstrap over samples needs.
     """
@@ -43,12 +45,16 @@ def evaluate(
     fusion = getattr(model, "fusion", None)
     attended = getattr(fusion, "modality_attention", lambda: None)
     attention: torch.Tensor | None = None  # (N,) summed over samples
+    routing: torch.Tensor | None = None  # (N + 1,): samples routed to each modality, then compute, summed
     for batch in data.batches(split, batch_size):
         for task, out in model(batch.inputs).items():
             logits[task].append(out.float())
         n_batches += 1
         if (weights := attended()) is not None:
             attention = weights.float().sum(dim=0) + (0 if attention is None else attention)
+        if (routed := getattr(fusion, "routing", None)) is not None:  # a routing fusion: where samples went
+            compute = getattr(fusion, "expected_compute").float().sum().reshape(1)  # noqa: B009
+            routing = torch.cat([routed.float().sum(dim=0), compute]) + (0 if routing is None else routing)
     if torch.device(data.splits[split].device).type == "cuda":
         torch.cuda.synchronize()  # CUDA runs ahead of Python: the forward passes may not have finished yet
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -78,6 +84,10 @@ def evaluate(
     if attention is not None:  # the mean attention each modality received over the split
         shares = (attention / len(data.splits[split])).tolist()
         metrics |= {f"{split}/attention/{m}": w for m, w in zip(data.spec.modality_names, shares, strict=True)}
+    if routing is not None:  # the fraction of samples routed to each modality, and the mean compute per sample
+        means = (routing / len(data.splits[split])).tolist()
+        metrics |= {f"{split}/routing/{m}": f for m, f in zip(data.spec.modality_names, means, strict=False)}
+        metrics[f"{split}/routing/compute"] = means[-1]
     metrics["time/infer_ms"] = infer_ms
     metrics["time/infer_us_per_sample"] = elapsed_ms * 1000 / max(len(data.splits[split]), 1)
     return metrics

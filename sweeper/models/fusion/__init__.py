@@ -25,6 +25,7 @@ from sweeper.models.fusion.gated import GatedFusion  # noqa: E402
 from sweeper.models.fusion.hierarchical import HierarchicalFusion  # noqa: E402
 from sweeper.models.fusion.low_rank import LowRankFusion  # noqa: E402
 from sweeper.models.fusion.multiply import MultiplyFusion  # noqa: E402
+from sweeper.models.fusion.routing import EnergyAwareFusion, MixtureOfExpertsFusion  # noqa: E402
 from sweeper.models.fusion.self_attention import SelfAttentionFusion  # noqa: E402
 from sweeper.models.fusion.tensor import TensorFusion  # noqa: E402
 from sweeper.models.fusion.transformer import TransformerFusion  # noqa: E402
@@ -39,11 +40,13 @@ __all__ = [
     "ConcatMLPFusion",
     "CrossAttentionFusion",
     "CrossModalAttentionFusion",
+    "EnergyAwareFusion",
     "FiLMFusion",
     "Fusion",
     "GatedFusion",
     "HierarchicalFusion",
     "LowRankFusion",
+    "MixtureOfExpertsFusion",
     "MultiplyFusion",
     "SelfAttentionFusion",
     "TensorFusion",
