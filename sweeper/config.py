@@ -123,6 +123,27 @@ class ConfirmSection(StrictModel):
     first_seed: int = Field(1000, ge=0)  # seeds are first_seed, first_seed + 1, ...; apart from the search's seed
 
 
+class DistillSection(StrictModel):
+    """Teacher/student distillation: a teacher is trained once per sweep (or taken from a finished sweep), its logits
+    go to every trial with the data, and every trial is a student that also learns the teacher's soft targets
+    (``distill_alpha``, ``distill_temperature``: train keys, searchable like any parameter)."""
+
+    # The teacher's hyperparameters, written as a trial's parameters (fusion, fusion_layers, heads, hidden_dim, lr,
+    # ...; the spec's model and train sections fill the rest), or a finished sweep's folder: its recommended one.
+    teacher: dict[str, Scalar] | str
+    epochs: int | None = Field(None, ge=1)  # the teacher's training epochs; default: budget.max_epochs
+
+    @field_validator("teacher")
+    @classmethod
+    def _a_sweep_folder(cls, value: dict[str, Scalar] | str) -> dict[str, Scalar] | str:
+        if isinstance(value, str):
+            folder = Path(value).expanduser().resolve()  # kept absolute: a resume may run from elsewhere
+            if not (folder / "spec.yaml").is_file():
+                raise ValueError(f"{value!r} is not a sweep folder (no spec.yaml); expected a finished sweep's folder")
+            return str(folder)
+        return value
+
+
 class FailureSection(StrictModel):
     """What happens when a trial's worker process or node dies."""
 
@@ -166,6 +187,7 @@ class SweepSpec(StrictModel):
     confirm: ConfirmSection = ConfirmSection()
     resources: ResourcesSection = ResourcesSection()
     failure: FailureSection = FailureSection()
+    distill: DistillSection | None = None
 
     @field_validator("name")
     @classmethod
@@ -221,6 +243,7 @@ class SweepSpec(StrictModel):
         elif isinstance(fusion, FixedParam):
             _check_fusions("parameters.fusion.value", [fusion.value])
         self._check_fusion_options()
+        self._check_distill()
         try:
             self.trial_config(self.default_point())  # type-checks model/train against the dataclasses
         except ConfigError as exc:
@@ -241,6 +264,24 @@ class SweepSpec(StrictModel):
         return [
             str(v) for v in (p.values if isinstance(p, ChoiceParam) else [p.value] if isinstance(p, FixedParam) else [])
         ]
+
+    def _check_distill(self) -> None:
+        """The teacher's hyperparameters must make a valid trial; the distillation knobs need a teacher."""
+        if self.distill is None:
+            for key in ("distill_alpha", "distill_temperature"):
+                if key in self.parameters or key in self.train:
+                    where = "parameters" if key in self.parameters else "train"
+                    raise ValueError(f"{where}.{key}: applies only with a distill: section naming a teacher")
+            return
+        teacher = self.distill.teacher
+        if isinstance(teacher, dict):
+            unknown = sorted(set(teacher) - set(SEARCHABLE))
+            if unknown:
+                raise ValueError(f"distill.teacher: unknown key {unknown[0]!r}; allowed: {', '.join(SEARCHABLE)}")
+            try:
+                self.trial_config(dict(teacher))
+            except ConfigError as exc:
+                raise ValueError(f"distill.teacher: {exc}") from None
 
     def _check_fusion_options(self) -> None:
         """A fusion hyperparameter must apply to some fusion of the space (``heads`` is a field of its own)."""

@@ -146,7 +146,7 @@ CASES = [
         spec(bogus=1),
         CHECK,
         "s.yaml: unknown key 'bogus'; allowed: name, description, data, model, train, objective, parameters, budget, "
-        "confirm, resources, failure",
+        "confirm, resources, failure, distill",
         id="unknown top-level key",
     ),
     pytest.param(
@@ -169,8 +169,8 @@ CASES = [
         section("model", hidden=8),
         CHECK,
         "s.yaml: model: unknown key 'hidden'; allowed: fusion, fusion_layers, heads, rank, base_fusion, hidden_dim, "
-        "dropout, modality_dropout, modality_scales, head, encoders, conditioner, gate, max_fused_size, max_input_dim, "
-        "sketch_dim",
+        "dropout, modality_dropout, modality_scales, head, encoders, balance, conditioner, energy, gate, "
+        "max_fused_size, max_input_dim, sketch_dim, top_k",
         id="unknown model key",
     ),
     pytest.param(

@@ -65,6 +65,7 @@ class Batch:
 
     inputs: dict[str, Tensor]
     targets: dict[str, Tensor]
+    teacher: dict[str, Tensor] = field(default_factory=dict)  # task -> (B, C) a teacher's logits, when distilling
 
     def __len__(self) -> int:
         return len(next(iter(self.targets.values())))
@@ -81,6 +82,7 @@ class MultimodalDataset:
     splits: dict[str, Tensor] = field(default_factory=dict)  # split -> (n_split,) int64 sample indices
     tokenizers: dict[str, Tokenizer] = field(default_factory=dict)  # text modality -> tokenizer fitted on train
     classes: dict[str, list[str]] = field(default_factory=dict)  # task -> class names in index order
+    teacher: dict[str, Tensor] = field(default_factory=dict)  # task -> (N, C) a teacher's logits, when distilling
 
     def to(self, device: torch.device | str) -> MultimodalDataset:
         """A copy with every tensor on ``device`` (done once per trial, not per batch); streamed modalities stay on
@@ -92,6 +94,7 @@ class MultimodalDataset:
             splits={k: v.to(device) for k, v in self.splits.items()},
             tokenizers=dict(self.tokenizers),
             classes={k: list(v) for k, v in self.classes.items()},
+            teacher={k: v.to(device) for k, v in self.teacher.items()},
         )
 
     def split_size(self, split: str) -> int:
@@ -105,7 +108,7 @@ class MultimodalDataset:
         index = self.splits[split]
         if shuffle:
             index = index[torch.randperm(len(index), generator=generator).to(index.device)]
-        batches = (self._batch(index[start : start + batch_size]) for start in range(0, len(index), batch_size))
+        batches = (self.batch_of(index[start : start + batch_size]) for start in range(0, len(index), batch_size))
         if self.streamed:
             return _prefetched(batches)
         return batches
@@ -115,12 +118,14 @@ class MultimodalDataset:
         """Whether some modality is read from disk batch by batch."""
         return any(isinstance(v, MappedArray) for v in self.inputs.values())
 
-    def _batch(self, rows: Tensor) -> Batch:
+    def batch_of(self, rows: Tensor) -> Batch:
+        """The samples at ``rows`` (an int64 tensor on the data's device) as a batch."""
         return Batch(
             inputs={
                 k: v.take(rows) if isinstance(v, MappedArray) else as_float(v[rows]) for k, v in self.inputs.items()
             },
             targets={k: v[rows] for k, v in self.targets.items()},
+            teacher={k: v[rows] for k, v in self.teacher.items()},
         )
 
 

@@ -8,6 +8,8 @@ so families are compared on the same folds.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -55,7 +57,7 @@ def with_fold(data: MultimodalDataset, fold: int, folds: int, seed: int) -> Mult
         "val": torch.sort(pool[torch.from_numpy(val_pos)]).values,
         "test": data.splits["test"],
     }
-    return MultimodalDataset(data.spec, data.inputs, data.targets, splits, data.tokenizers, data.classes)
+    return dataclasses.replace(data, splits=splits)
 
 
 def _pool(data: MultimodalDataset) -> torch.Tensor:

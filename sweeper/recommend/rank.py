@@ -21,7 +21,7 @@ from sweeper.errors import ConfigError, SweepError
 from sweeper.recommend import stats
 from sweeper.recommend.evidence import Evidence, load_evidence
 from sweeper.recommend.search import SearchSummary, summarise_search
-from sweeper.recommend.sources import CONFIG_PREFIX, download_predictions, rows_from_mlflow
+from sweeper.recommend.sources import CONFIG_PREFIX, download_predictions, read_teacher, rows_from_mlflow
 from sweeper.tracking import default_tracking_uri, read_trials
 from sweeper.tracking.parquet import FETCHED_FROM
 from sweeper.tracking.predictions import PREDICTIONS_DIR
@@ -91,6 +91,7 @@ class Recommendation:
     folds: int | None = None
     limitations: list[str] = field(default_factory=list)
     search: SearchSummary | None = None
+    teacher: dict[str, Any] | None = None  # a distillation sweep's teacher: params, epochs, parameters, score
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,6 +143,7 @@ def recommend(
         sweep=spec.get("name", sweep_dir.name), metric=metric, mode=mode, default_fusion=None, confirmed=False,
         decided_by="", prefer=prefer, margin=margin, confidence=CONFIDENCE, fusions=[], tied=[],
         failed=evidence.failed, excluded=exclude, seeds=evidence.seeds, folds=evidence.folds, search=search,
+        teacher=read_teacher(sweep_dir),
     )  # fmt: skip
     if evidence.val is None:
         origin = sweep_dir / FETCHED_FROM  # a copy of a sweep's results in storage: confirm where it ran

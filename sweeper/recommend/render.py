@@ -68,6 +68,7 @@ def render_markdown(rec: Recommendation, plots: dict[str, str] | None = None) ->
              "peak memory MB"],
             [_cost_relative(f, base) for f in rec.fusions],
         )  # fmt: skip
+        lines += _md_teacher(rec)
     lines += _md_apart(rec)
     if plots:
         lines += ["", "## Plots", ""] + [f"![{caption}]({path})" for caption, path in plots.items()]
@@ -165,6 +166,22 @@ def _md_search(rec: Recommendation) -> list[str]:
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _md_teacher(rec: Recommendation) -> list[str]:
+    """A distillation sweep: the teacher beside every student family (size and validation score)."""
+    if rec.teacher is None:
+        return []
+    t = rec.teacher
+    lines = ["", "## Teacher and students", ""]
+    lines += [f"Every trial was a student of one teacher ({_params(t['params'])}; {t['epochs']} epochs).", ""]
+    rows = [["teacher", str(t["parameters"]), "1.00x", f"{t['score']:.4f}", ""]]
+    for f in rec.fusions:
+        size = f"{f.parameters / t['parameters']:.2f}x" if f.parameters and t["parameters"] else ""
+        rows.append(
+            [f"student: {f.fusion}", str(f.parameters or ""), size, ci(f.score), f"{f.score.mean - t['score']:+.4f}"]
+        )
+    return lines + _md_table(["model", "parameters", "size / teacher's", rec.metric, "student minus teacher"], rows)
 
 
 COST_BASE = "concat"  # the cost table's yardstick, as in the reference EEG+audio comparison

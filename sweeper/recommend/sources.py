@@ -7,6 +7,7 @@ reported metric, train_s and error, one row per trial.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import tempfile
@@ -98,3 +99,12 @@ def download_predictions(tracking_uri: str, rows: list[dict[str, Any]], folder: 
 
 def _number(value: str | None) -> int | None:
     return int(value) if value is not None else None
+
+
+TEACHER_DIR, TEACHER_SUMMARY = "teacher", "summary.json"  # a distillation sweep's teacher (sweeper.tune.teacher)
+
+
+def read_teacher(sweep_dir: Path) -> dict[str, Any] | None:
+    """The teacher's summary of a distillation sweep (params, epochs, parameters, metric, score); else None."""
+    path = Path(sweep_dir) / TEACHER_DIR / TEACHER_SUMMARY
+    return json.loads(path.read_text()) if path.is_file() else None

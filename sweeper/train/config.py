@@ -39,5 +39,8 @@ class TrainConfig:
     augment_crop: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0  # random crop: the box's side >= (1 - this)
     augment_flip: bool = False  # mirror left-right with probability 1/2
     augment_jitter: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0  # intensity x * (1 + a) + b, a and b in +-this
+    # Distillation (the spec's `distill:` section): applies when the dataset carries a teacher's logits.
+    distill_alpha: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5  # weight of the teacher's soft targets in the loss
+    distill_temperature: Annotated[float, Field(gt=0.0)] = 2.0  # softens teacher and student alike
     seed: int = 0  # model initialisation and batch order
     objective: str = "val/mean_macro_f1"  # the metric a sweep optimises (reported every epoch)

@@ -21,7 +21,7 @@ from sweeper.models import build_model
 from sweeper.models.layers import count_parameters
 from sweeper.train.augment import augment
 from sweeper.train.config import TrainConfig
-from sweeper.train.losses import MultiTaskLoss
+from sweeper.train.losses import MultiTaskLoss, distillation_loss
 from sweeper.train.metrics import evaluate
 from sweeper.train.optim import build_loss, build_optimizer, build_schedule
 
@@ -143,7 +143,11 @@ def _train_epoch(
     for i, batch in enumerate(data.batches("train", config.batch_size, shuffle=True, generator=generator)):
         inputs = augment(batch.inputs, kinds, config, generator)
         with _autocast(device, config.precision):
-            loss = criterion(model(inputs), batch.targets)  # model: {task: (B, C)} logits
+            outputs = model(inputs)  # {task: (B, C)} logits
+            loss = criterion(outputs, batch.targets)
+            if batch.teacher and config.distill_alpha > 0:  # a student: the teacher's soft targets too
+                soft = distillation_loss(outputs, batch.teacher, config.distill_temperature)
+                loss = (1 - config.distill_alpha) * loss + config.distill_alpha * soft
             if (extra := getattr(getattr(model, "fusion", None), "auxiliary_loss", None)) is not None:
                 loss = loss + extra  # a routing fusion's balance or compute penalty, part of what is minimised
         (loss / config.accumulate_steps).backward()

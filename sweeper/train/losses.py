@@ -113,3 +113,20 @@ class MultiTaskLoss(nn.Module):
 def _check_smoothing(value: float) -> None:
     if not 0 <= value < 1:
         raise ConfigError(f"label_smoothing must be in [0, 1), but got label_smoothing={value}")
+
+
+def distillation_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], temperature: float) -> Tensor:
+    """Hinton et al. (2015): T^2 x KL(softmax(teacher / T) || softmax(student / T)), averaged over the tasks.
+
+    T^2 keeps the soft targets' gradients on the scale of the hard targets' as T grows.
+    """
+    terms = [
+        F.kl_div(
+            F.log_softmax(student[task].float() / temperature, dim=-1),
+            F.log_softmax(logits.float() / temperature, dim=-1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        for task, logits in teacher.items()
+    ]
+    return temperature**2 * torch.stack(terms).mean()

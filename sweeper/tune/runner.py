@@ -36,6 +36,7 @@ from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import check_tracking_uri, sweep_params
 from sweeper.tracking.sync import read_tracking, write_tracking
 from sweeper.tune.storage import STORAGE_KEY, StorageMirror, check_storage_uri, sweep_storage
+from sweeper.tune.teacher import with_teacher
 
 logger = logging.getLogger(__name__)
 SPEC_FILE = "spec.yaml"
@@ -189,6 +190,7 @@ def _run_stages(
 ) -> SweepOutcome:
     tracking_uri = str(read_tracking(sweep_dir)["tracking_uri"])
     optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
+    data = with_teacher(spec, data, sweep_dir, quiet=quiet)  # trained once: a resume reads the saved one
     started_at = time.time()
     counts = run_search(spec, sweep_dir, data, optuna_storage, quiet=quiet)
     ended_at = time.time()
@@ -237,6 +239,7 @@ def confirm_sweep(
     started_ray = _init_ray(address)
     try:
         check_gpus(spec)
+        data = with_teacher(spec, data, sweep_dir, quiet=quiet)
         return run_confirmation(spec, sweep_dir, data, seeds or spec.confirm.seeds, quiet=quiet)
     finally:
         if started_ray:

@@ -142,7 +142,7 @@ def atomic_local_fs() -> pafs.FileSystem:
 # Schemes pyarrow opens itself (as Ray Tune does); a plain path is a folder every node mounts at the same place.
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 STORAGE_KEY = "storage_uri"  # in the sweep's tracking.json: where Tune and the results mirror go, without secrets
-MIRRORED = ("spec.yaml", "data", "results")  # what the storage gets of the driver's sweep folder
+MIRRORED = ("spec.yaml", "data", "results", "teacher")  # what the storage gets of the driver's sweep folder
 
 
 def check_storage_uri(uri: str) -> str:
