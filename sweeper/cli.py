@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -342,7 +343,7 @@ def _print_recommendation(
     rec = recommend(sweep_dirs[0], **kwargs)
     folder = report_dir or sweep_dirs[0] / REPORT_DIR
     report = write_report(rec, folder)
-    logged = log_mlflow and rec.confirmed and options.source == "parquet" and log_report(sweep_dirs[0], folder)
+    logged = log_mlflow and rec.confirmed and options.source == "parquet" and log_report(sweep_dirs[0], folder, rec)
     _emit(fmt, report, lambda: print_table(rec, console), logged=logged)
 
 
@@ -365,9 +366,11 @@ def ui(
     sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder, e.g. sweeps/demo.")],
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 5000,
     host: Annotated[str, typer.Option(help="Interface to bind; loopback by default.")] = "127.0.0.1",
+    browser: Annotated[bool, typer.Option(help="Open the sweep's runs in a browser, where one is available.")] = True,
 ) -> None:
-    """Open the MLflow UI on a sweep's own store (stop it with Ctrl-C)."""
+    """Open the MLflow UI on a sweep's own store, at the sweep's runs (stop it with Ctrl-C)."""
     command = ui_command(sweep_dir, host, port)
+    url = f"http://{host}:{port}/{runs_view(sweep_dir)}"
     if not _loopback(host):
         err_console.print(
             f"warning: --host {host} serves the MLflow UI beyond this machine, and it has no authentication: anyone "
@@ -378,10 +381,47 @@ def ui(
             markup=False,
             soft_wrap=True,
         )
-    typer.echo(f"MLflow UI for {sweep_dir} on http://{host}:{port}  (Ctrl-C to stop)")
+    typer.echo(f"MLflow UI for {sweep_dir}: {url}  (Ctrl-C to stop)")
     sys.stdout.flush()
+    if browser:
+        _open_when_up(url, host, port)
     # Become the MLflow server rather than its parent, so a signal that stops `sweeper ui` stops the server too.
     os.execv(command[0], command)
+
+
+def runs_view(sweep_dir: Path) -> str:
+    """The UI path of the sweep's experiment as a runs table (MLflow 3 opens on its GenAI view without the
+    ``workflowType`` parameter)."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.tracking.sync import read_tracking
+
+    saved = read_tracking(sweep_dir)
+    if not saved.get("parent_run_id"):
+        return ""
+    experiment = MlflowClient(saved["tracking_uri"]).get_run(saved["parent_run_id"]).info.experiment_id
+    return f"#/experiments/{experiment}/runs?workflowType=machine_learning"
+
+
+def _open_when_up(url: str, host: str, port: int) -> None:
+    """Open ``url`` in a browser once the server answers, from a process of its own (this one becomes MLflow)."""
+    import webbrowser
+
+    try:
+        webbrowser.get()
+    except webbrowser.Error:  # no browser here (a server, CI): the printed URL is enough
+        return
+    opener = (
+        "import socket, sys, time, webbrowser\n"
+        "for _ in range(600):\n"
+        "    try:\n"
+        "        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()\n"
+        "        break\n"
+        "    except OSError:\n"
+        "        time.sleep(0.1)\n"
+        "webbrowser.open(sys.argv[3])\n"
+    )
+    subprocess.Popen([sys.executable, "-c", opener, host, str(port), url], start_new_session=True)
 
 
 def _loopback(host: str) -> bool:

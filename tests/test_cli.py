@@ -139,11 +139,12 @@ def test_ui_refuses_a_folder_without_a_store(tmp_path: Path) -> None:
     assert "no MLflow store" in _one_line_error(runner.invoke(app, ["ui", str(tmp_path)]))
 
 
-def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path) -> None:
+def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path, tmp_path: Path) -> None:
     port = free_port()
+    out = tmp_path / "ui.out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sweeper.cli", "ui", str(tiny_sweep), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "sweeper.cli", "ui", str(tiny_sweep), "--port", str(port), "--no-browser"],
+        stdout=out.open("w"),
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # the server and its workers form one process group, stopped together below
     )
@@ -162,8 +163,44 @@ def test_ui_serves_the_sweeps_store_on_loopback(tiny_sweep: Path) -> None:
                 time.sleep(0.5)
         assert body is not None, "the MLflow UI did not answer within 60 s"
         assert "tiny" in [e["name"] for e in body["experiments"]]
+        (experiment,) = [e["experiment_id"] for e in body["experiments"] if e["name"] == "tiny"]
+        # it prints the sweep's runs table, not MLflow 3's GenAI home
+        view = f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs?workflowType=machine_learning"
+        assert view in out.read_text()
     finally:
         stop_process_group(proc)
+
+
+def test_child_runs_are_named_by_configuration_and_the_parent_carries_the_summary(
+    tiny_sweep: Path, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.recommend import recommend
+    from sweeper.recommend.report import log_report, write_report
+    from sweeper.tracking.sync import read_tracking
+
+    saved = read_tracking(tiny_sweep)
+    client = MlflowClient(saved["tracking_uri"])
+    parent = client.get_run(saved["parent_run_id"])
+    query = f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    children = client.search_runs([parent.info.experiment_id], query, max_results=500)
+    for child in children:
+        name, tags = child.info.run_name, child.data.tags
+        assert name.startswith(f"{tags['fusion']}-") and "-lr" in name, name  # e.g. gated-lr3e-03
+        assert tags["sweeper.trial_id"] and tags["sweeper.trial_id"] not in name
+        if tags.get("sweeper.stage") == "confirm":
+            assert f"-seed{tags['sweeper.seed']}" in name
+
+    rec = recommend(tiny_sweep, n_boot=200)
+    folder = tmp_path / "report"
+    write_report(rec, folder)
+    assert log_report(tiny_sweep, folder, rec)
+    summary = client.get_run(parent.info.run_id).data
+    assert summary.tags["sweeper.default_fusion"] == rec.default_fusion
+    assert summary.metrics["summary/best_objective"] == pytest.approx(rec.fusions[0].score.mean)
+    search = sum(v for k, v in summary.metrics.items() if k.startswith("summary/search_"))
+    assert search == 8  # TINY's num_samples, by status
 
 
 def test_run_against_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ when the rank test applies.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,18 +71,42 @@ def _write_documents(folder: Path, markdown: str, json: str) -> Report:
     return Report(folder / "recommendation.md", markdown, json)
 
 
-def log_report(sweep_dir: Path, folder: Path) -> bool:
-    """Log the report folder on the sweep's MLflow parent run (artifact path ``report``); False if none is known."""
+def log_report(sweep_dir: Path, folder: Path, rec: Recommendation | None = None) -> bool:
+    """Log the report folder on the sweep's MLflow parent run (artifact path ``report``), and with ``rec`` the
+    sweep's summary: trials by stage and status, the best objective and the recommended default. False if the
+    sweep has no parent run."""
     from sweeper.tracking.mlflow_tracker import read_tracking
 
     saved = read_tracking(sweep_dir)
     if not saved.get("parent_run_id"):
         return False
+    from mlflow.entities import Metric, RunTag
     from mlflow.tracking import MlflowClient  # ~1 s to import: only for a sweep that has a parent run
 
     client = MlflowClient(saved["tracking_uri"])
-    client.log_artifacts(saved["parent_run_id"], str(folder), artifact_path=REPORT_DIR)
+    parent = saved["parent_run_id"]
+    client.log_artifacts(parent, str(folder), artifact_path=REPORT_DIR)
+    if rec is not None:
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"summary/{k}", float(v), now, 0) for k, v in _summary_counts(sweep_dir).items()]
+        if rec.fusions:
+            metrics.append(Metric("summary/best_objective", rec.fusions[0].score.mean, now, 0))
+        tags = [
+            RunTag("sweeper.default_fusion", rec.default_fusion or "none"),
+            RunTag("sweeper.decided_by", rec.decided_by[:5000]),
+        ]
+        client.log_batch(parent, metrics=metrics, tags=tags)
     return True
+
+
+def _summary_counts(sweep_dir: Path) -> dict[str, int]:
+    """``<stage>_<status>``: how many trials of each stage ended in each status."""
+    from collections import Counter
+
+    from sweeper.tracking import read_trials
+
+    rows = read_trials(sweep_dir).to_pylist()
+    return dict(Counter(f"{r['stage']}_{r['status']}" for r in rows))
 
 
 def _regret(rec: Recommendation, family: str, task: str) -> float:

@@ -125,7 +125,7 @@ class Mirror:
             return self.runs[trial_id]
         created = self.client.create_run(
             self.experiment_id,
-            run_name=trial_id,
+            run_name=run_name({"fusion": self.default_fusion, **params}, run),
             tags={
                 "mlflow.parentRunId": self.parent_run_id,
                 "sweeper.role": "trial",
@@ -348,3 +348,20 @@ def sync_sweep(sweep_dir: Path, tracking_uri: str | None = None) -> SyncCounts:
     except MlflowException as exc:
         raise SweepError(f"MLflow at {redact(uri)!r} refused the sync: {str(exc.message).splitlines()[0]}") from None
     return counts
+
+
+_SHORT = {"fusion_layers": "L", "heads": "h", "rank": "r", "lr": "lr"}  # the name's parts, in this order
+
+
+def run_name(params: dict[str, Any], run: dict[str, Any] | None = None) -> str:
+    """A child run's readable name from its configuration, e.g. ``gated-L1-lr2e-03`` (confirmation runs add
+    ``-seed1000-fold0``); the trial id stays in the ``sweeper.trial_id`` tag."""
+    parts = [str(params.get("fusion", "concat"))]
+    for key, short in _SHORT.items():
+        value = params.get(key)
+        if value is not None:
+            parts.append(f"{short}{value:.0e}" if isinstance(value, float) else f"{short}{value}")
+    for key in ("seed", "fold"):
+        if run and run.get(key) is not None:
+            parts.append(f"{key}{run[key]}")
+    return "-".join(parts)
