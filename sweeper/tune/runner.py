@@ -275,7 +275,7 @@ def run_confirmation(
     runs = plan_runs(candidates, range(first, first + seeds), folds, earlier)
     families = len({c.fusion for c in candidates})
     times = f" x {folds} folds" if folds else ""
-    progress = ConsoleProgress(len(runs), spec.objective.metric, quiet=quiet)
+    progress = ConsoleProgress(len(runs), spec.objective.metric, quiet=quiet, mode=spec.objective.mode)
     progress.console.print(
         f"confirming {len(candidates)} configurations of {families} fusion families x {seeds} seeds{times} at "
         f"{spec.budget.max_epochs} epochs: {len(runs)} runs to train",
@@ -395,7 +395,7 @@ def make_trackers(spec: SweepSpec, sweep_dir: Path, stage: str, total: int, *, q
             stage=stage,
         ),
         *([StorageMirror(sweep_dir, storage)] if (storage := sweep_storage(sweep_dir)).uri else []),
-        ConsoleProgress(total, spec.objective.metric, quiet=quiet),
+        ConsoleProgress(total, spec.objective.metric, quiet=quiet, mode=spec.objective.mode),
     ]
 
 
