@@ -342,7 +342,7 @@ def _print_recommendation(
         return
     rec = recommend(sweep_dirs[0], **kwargs)
     folder = report_dir or sweep_dirs[0] / REPORT_DIR
-    report = write_report(rec, folder)
+    report = write_report(rec, folder, sweep_dirs[0])
     logged = log_mlflow and rec.confirmed and options.source == "parquet" and log_report(sweep_dirs[0], folder, rec)
     _emit(fmt, report, lambda: print_table(rec, console), logged=logged)
 

@@ -20,8 +20,9 @@ from sweeper.recommend.render_across import render_across_json, render_across_ma
 REPORT_DIR = "report"
 
 
-def write_report(rec: Recommendation, folder: Path) -> Report:
-    """The report of one sweep (Markdown, JSON, plots); plots need confirmed runs."""
+def write_report(rec: Recommendation, folder: Path, sweep_dir: Path | None = None) -> Report:
+    """The report of one sweep (Markdown, JSON, plots); the ranking plots need confirmed runs, the search plots
+    (learning curves, rung survival, parallel coordinates, importance) need ``sweep_dir``."""
     folder.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
     if rec.confirmed:
@@ -40,6 +41,10 @@ def write_report(rec: Recommendation, folder: Path) -> Report:
             title = f"{rec.sweep}: attention each modality received (validation)"
             plots.plot_attention_heatmap(attention, folder / "attention.png", title=title)
             images["attention by fusion and modality"] = "attention.png"
+    if sweep_dir is not None:
+        from sweeper.recommend.search_plots import write_search_plots
+
+        images |= write_search_plots(sweep_dir, folder)
     return _write_documents(folder, render_markdown(rec, images), render_json(rec))
 
 
