@@ -255,6 +255,23 @@ def confirm_command(
         _print_recommendation([sweep_dir], RecommendOptions(), Format.table)
 
 
+@app.command("export")
+@_user_errors
+def export_command(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder, e.g. sweeps/demo.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write it (default: SWEEP/recommended.yaml).")
+    ] = None,
+) -> None:
+    """Write the recommended configuration as a standalone spec, ready for `sweeper run`."""
+    from sweeper.recommend.export import write_exported_spec
+
+    if not sweep_dir.is_dir():
+        raise SweepError(f"sweep folder {str(sweep_dir)!r} does not exist")
+    path = write_exported_spec(sweep_dir, output)
+    console.print(f"the recommended configuration of {sweep_dir}: {path}  (run it: sweeper run {path})")
+
+
 @dataclass
 class RecommendOptions:
     metric: str | None = None

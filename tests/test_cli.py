@@ -293,3 +293,21 @@ def test_a_ray_token_file_readable_by_others_is_made_owner_only(tmp_path: Path) 
     assert secure_token_file(token) is True
     assert token.stat().st_mode & 0o777 == 0o600
     assert secure_token_file(token) is False  # already private
+
+
+def test_export_writes_the_recommended_configuration_as_a_spec_that_runs(tiny_sweep: Path, tmp_path: Path) -> None:
+    from sweeper.config import load_spec
+    from sweeper.recommend import recommend
+
+    out = tmp_path / "best.yaml"
+    result = runner.invoke(app, ["export", str(tiny_sweep), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"sweeper run {out}" in result.output
+    spec = load_spec(out)
+    rec = recommend(tiny_sweep, n_boot=500)
+    chosen = next(f for f in rec.fusions if f.fusion == rec.default_fusion)
+    assert spec.name == "tiny-recommended" and spec.budget.num_samples == 1
+    assert spec.default_point() == {**chosen.params, "fusion": chosen.fusion}  # every value fixed
+    assert spec.data == load_spec(tiny_sweep / "spec.yaml").data
+    missing = _one_line_error(runner.invoke(app, ["export", str(tmp_path / "nope")]))
+    assert "does not exist" in missing
