@@ -93,12 +93,12 @@ class ConsoleProgress(SweepCallback):
         params = ", ".join(f"{k}={_short(v)}" for k, v in {**trial.params, **run}.items())
         shown = f"{self.objective}={score:.4f}" if score is not None else (trial.error or "no result")
         style = _STYLE.get(trial.status, "white")
+        self._refresh()  # the status line under it already counts this trial
         self.console.print(
             f"[{self.ended:>3}/{self.total}] {trial.trial_id} [{style}]{trial.status.value:<9}[/{style}] "
             f"epochs={int(last.get('epoch', 0))} {shown}  ({params})",
             highlight=False,
         )
-        self._refresh()
 
 
 def _clock(seconds: float) -> str:
