@@ -616,7 +616,7 @@ CASES = [
     pytest.param(
         no_files,
         ["list", "fusion"],
-        "unknown section 'fusion'; known: fusions, encoders, heads, losses",
+        "unknown section 'fusion'; known: fusions, encoders, heads, losses, training",
         id="list unknown section",
     ),
     pytest.param(
