@@ -96,6 +96,7 @@ def _take_on_a_node(pickled: bytes, log: str) -> np.ndarray:
     return data.inputs["photo"].take(torch.arange(10)).numpy()
 
 
+@pytest.mark.slow  # two fresh Python processes importing torch
 def test_a_node_without_the_stream_files_builds_its_own_copy_once(manifest: Path, tmp_path: Path) -> None:
     import multiprocessing
 

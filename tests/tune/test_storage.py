@@ -29,6 +29,7 @@ def test_a_copy_replaces_the_file_whole_and_leaves_nothing_beside_it(tmp_path: P
     assert sorted(p.name for p in target.rglob("*")) == ["checkpoint.pt", "experiment_state.json", "sub"]
 
 
+@pytest.mark.slow  # a fresh Python process, killed mid-write
 def test_a_writer_killed_mid_file_leaves_the_old_file(tmp_path: Path) -> None:
     target = tmp_path / "experiment_state.json"
     target.write_text('{"trials": 1}')
