@@ -142,7 +142,8 @@ def test_a_sweep_on_s3_survives_a_killed_driver_and_is_recommended_from_the_buck
     shown = CliRunner().invoke(app, ["recommend", _uri(s3).replace("/sweeps?", "/sweeps/on-s3?"), "--format", "json"])
     assert shown.exit_code == 0, shown.output
     report = json.loads(shown.output)
-    assert report["sweep"] == "on-s3" and report["search"]["best_per_fusion"]  # read from the bucket's results
+    # Every trial, read from the bucket's results (ASHA may stop all five early, so none need have completed).
+    assert report["sweep"] == "on-s3" and sum(report["search"]["counts"].values()) == 5
     assert (tmp_path / "report" / "on-s3" / "recommendation.md").is_file()
 
 
