@@ -72,11 +72,11 @@ def train_teacher(spec: SweepSpec, data: MultimodalDataset, folder: Path, *, qui
     def keep(_: dict[str, float], state: TrainState) -> None:
         last[:] = [state]  # the last epoch's weights are the teacher's
 
-    metrics = fit(config, data.to(device), keep, device=device)
+    on_device = data.to(device)  # once: for training, then for the logits of every sample
+    metrics = fit(config, on_device, keep, device=device)
     model = build_model(data.spec, config.model).to(device)
     model.load_state_dict(last[-1]["model"])
     model.eval()
-    on_device = data.to(device)
     rows = torch.arange(len(next(iter(data.targets.values()))), device=device)
     chunks: dict[str, list[torch.Tensor]] = {t: [] for t in data.spec.task_names}
     with torch.no_grad():
