@@ -1,5 +1,5 @@
-"""What can be named in a sweep spec: every registered fusion, strategy, encoder, head and loss, and the ways of
-training (distillation, augmentation)."""
+"""What can be named in a sweep spec: every registered fusion, strategy, encoder, view aggregation, head and loss,
+and the ways of training (distillation, augmentation)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 from sweeper.models import ENCODERS, FUSIONS, HEADS, STRATEGIES
 from sweeper.models.build import ONLY
+from sweeper.models.views import VIEW_AGGREGATORS
 from sweeper.registry import Registry
 from sweeper.train import LOSSES, TrainConfig
 
-SECTIONS = ("fusions", "encoders", "heads", "losses", "training")
+SECTIONS = ("fusions", "encoders", "views", "heads", "losses", "training")
 
 
 def catalog() -> dict[str, list[dict[str, Any]]]:
@@ -30,6 +31,7 @@ def catalog() -> dict[str, list[dict[str, Any]]]:
     return {
         "fusions": fusions,
         "encoders": encoders,
+        "views": _rows(VIEW_AGGREGATORS, "view_aggregation: "),
         "heads": _rows(HEADS),
         "losses": _rows(LOSSES),
         "training": _training(),

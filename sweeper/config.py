@@ -22,6 +22,7 @@ from sweeper.data.manifest import first_error as manifest_first_error
 from sweeper.errors import ConfigError, RegistryError
 from sweeper.models import ENCODERS, FUSIONS, HEADS, ModelConfig, check_fusion_name
 from sweeper.models.build import build_encoders, build_fusion, fusion_options
+from sweeper.models.views import VIEW_AGGREGATORS
 from sweeper.params import ChoiceParam, FixedParam, Param, Scalar
 from sweeper.schema import StrictModel
 from sweeper.train import LOSSES, TrainConfig
@@ -307,7 +308,7 @@ class SweepSpec(StrictModel):
                 try:
                     self.trial_config({**base, name: value})
                 except ConfigError as exc:
-                    reason = str(exc).split(": ", 1)[-1]
+                    reason = re.sub(r"^[\w.-]+: ", "", str(exc))  # without its "model.key: " location
                     raise ValueError(f"parameters.{name}: value {value!r} does not fit: {reason}") from None
 
     def default_point(self) -> dict[str, Any]:
@@ -351,6 +352,11 @@ class SweepSpec(StrictModel):
         check_fusion_name(config.model.fusion, dataset)
         build_encoders(dataset, config.model)
         build_loss(dataset, config)
+        if "view_aggregation" in self.parameters and not any(m.views for m in dataset.modalities):
+            raise ConfigError(
+                "parameters.view_aggregation: applies to multi-view modalities, but none of this data's modalities "
+                f"({', '.join(dataset.modality_names)}) holds several views per sample"
+            )
         n = len(dataset.modalities)
         for name in self.fusions():  # its options (a conditioner's modality name, a gate) before any trial
             factory: Any = FUSIONS.get(name).factory
@@ -389,6 +395,7 @@ def _check_registry_names(config: TrainConfig) -> None:
         check_fusion_name(config.model.fusion)
         FUSIONS.get(config.model.base_fusion)
         HEADS.get(config.model.head)
+        VIEW_AGGREGATORS.get(config.model.view_aggregation)
         for loss in (config.loss, *config.task_losses.values()):
             LOSSES.get(loss)
     except RegistryError as exc:

@@ -169,8 +169,8 @@ CASES = [
         section("model", hidden=8),
         CHECK,
         "s.yaml: model: unknown key 'hidden'; allowed: fusion, fusion_layers, heads, rank, base_fusion, hidden_dim, "
-        "dropout, modality_dropout, modality_scales, head, encoders, balance, conditioner, energy, gate, "
-        "max_fused_size, max_input_dim, sketch_dim, top_k",
+        "dropout, modality_dropout, modality_scales, head, view_aggregation, encoders, balance, conditioner, energy, "
+        "gate, max_fused_size, max_input_dim, sketch_dim, top_k",
         id="unknown model key",
     ),
     pytest.param(
@@ -616,7 +616,7 @@ CASES = [
     pytest.param(
         no_files,
         ["list", "fusion"],
-        "unknown section 'fusion'; known: fusions, encoders, heads, losses, training",
+        "unknown section 'fusion'; known: fusions, encoders, views, heads, losses, training",
         id="list unknown section",
     ),
     pytest.param(

@@ -221,6 +221,7 @@ def test_list_shows_every_registered_name_with_hyperparameters() -> None:
     assert set(ENCODERS.names()) == set(names["encoders"])
     assert set(HEADS.names()) == set(names["heads"]) and set(LOSSES.names()) == set(names["losses"])
     assert {"distill", "augment"} == set(names["training"])
+    assert {"mean", "max", "attention", "gated"} == set(names["views"])
     distill = next(row for row in data["training"] if row["name"] == "distill")
     assert distill["hyperparameters"] == {"distill_alpha": 0.5, "distill_temperature": 2.0}
     focal = next(row for row in data["losses"] if row["name"] == "focal")
@@ -231,7 +232,7 @@ def test_list_shows_every_registered_name_with_hyperparameters() -> None:
 
 def test_list_with_an_unknown_section_is_one_line() -> None:
     line = _one_line_error(runner.invoke(app, ["list", "fusion"]))
-    assert "unknown section 'fusion'; known: fusions, encoders, heads, losses, training" in line
+    assert "unknown section 'fusion'; known: fusions, encoders, views, heads, losses, training" in line
 
 
 def test_recommend_from_mlflow_agrees_with_parquet(tiny_sweep: Path) -> None:

@@ -160,6 +160,10 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], object], list[str]]] = {
         ["data.n_samples", "'lots'", "integer"],
     ),
     "no parameters": (lambda d: d.update(parameters={}), ["parameters", "at least one parameter"]),
+    "unknown view aggregation": (
+        lambda d: d["parameters"].update(view_aggregation={"type": "choice", "values": ["mean", "avg"]}),
+        ["parameters.view_aggregation", "'avg'", "unknown view aggregation 'avg'; known: attention, gated, max, mean"],
+    ),
 }
 
 
@@ -305,3 +309,15 @@ def test_heads_that_do_not_divide_the_hidden_size_are_refused_at_spec_time() -> 
     )
     with pytest.raises(ConfigError, match=r"parameters.heads: value 3 does not fit: .*hidden_dim=32, heads=3"):
         parse_spec(data, "s")
+
+
+def test_view_aggregation_is_searchable_and_needs_a_multi_view_modality() -> None:
+    from sweeper.data import make_synthetic
+
+    choice = {"type": "choice", "values": ["max", "attention"]}
+    spec = parse_spec(_demo(lambda d: d["parameters"].update(view_aggregation=choice)), "s")
+    assert spec.trial_config({**spec.default_point(), "view_aggregation": "attention"}).model.view_aggregation == (
+        "attention"
+    )
+    with pytest.raises(ConfigError, match=r"^parameters.view_aggregation: applies to multi-view modalities, but none"):
+        spec.check_dataset(make_synthetic(100).spec)  # image, tabular, signal: one view each

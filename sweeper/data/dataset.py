@@ -33,6 +33,9 @@ class ModalitySpec:
     # text (L,) int64 token ids, 0 = padding; features (D,) precomputed embeddings.
     shape: tuple[int, ...]
     vocab_size: int = 0  # text only: token ids lie in [0, vocab_size)
+    # 0: one value of ``shape`` per sample. V >= 1: a multi-view modality, up to V views per sample, (V, *shape),
+    # each encoded by one shared encoder and pooled by the model's view_aggregation; a padded view is NaN throughout.
+    views: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class DatasetSpec:
 
 @dataclass
 class Batch:
-    """A minibatch: ``inputs[modality]`` is (B, *shape), ``targets[task]`` is (B,) int64."""
+    """A minibatch: ``inputs[modality]`` is (B, *shape) ((B, V, *shape) multi-view), ``targets[task]`` (B,) int64."""
 
     inputs: dict[str, Tensor]
     targets: dict[str, Tensor]

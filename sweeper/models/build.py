@@ -20,6 +20,7 @@ from sweeper.models.fusion import FUSIONS, Fusion
 from sweeper.models.heads import HEADS
 from sweeper.models.layers import NameDict, count_parameters
 from sweeper.models.modality import ModalityMixer
+from sweeper.models.views import MultiViewEncoder, with_views
 
 ONLY = "only:"  # prefix of the single-modality baselines, e.g. "only:image"
 
@@ -38,6 +39,7 @@ class ModelConfig:
     modality_dropout: float = 0.0  # probability of dropping a whole modality per sample while training
     modality_scales: bool = False  # learnable per-channel scale of each modality's features
     head: str = "linear"  # HEADS key, one head per task
+    view_aggregation: str = "mean"  # VIEW_AGGREGATORS key: how a multi-view modality's encoded views are pooled
     # The fusion's other hyperparameters (``sweeper list`` shows them), e.g. sketch_dim, or conditioner: <modality>;
     # in YAML they are written like any model key. One that the built fusion does not take is ignored, as heads is.
     fusion_options: dict[str, Any] = field(default_factory=dict)
@@ -50,7 +52,7 @@ class MultimodalModel(nn.Module):
 
     def __init__(
         self,
-        encoders: dict[str, Encoder],
+        encoders: dict[str, Encoder | MultiViewEncoder],
         mixer: ModalityMixer,
         fusion: Fusion,
         heads: dict[str, nn.Module],
@@ -144,7 +146,7 @@ def fusion_options() -> dict[str, list[str]]:
     return options
 
 
-def build_encoders(spec: DatasetSpec, config: ModelConfig) -> dict[str, Encoder]:
+def build_encoders(spec: DatasetSpec, config: ModelConfig) -> dict[str, Encoder | MultiViewEncoder]:
     known = {m.name for m in spec.modalities} | set(DEFAULT_ENCODERS)
     unknown = sorted(set(config.encoders) - known)
     if unknown:
@@ -161,8 +163,9 @@ def build_heads(spec: DatasetSpec, config: ModelConfig, input_dim: int) -> dict[
     return {t.name: HEADS.create(config.head, input_dim, t.num_classes) for t in spec.tasks}
 
 
-def build_encoder(modality: ModalitySpec, config: ModelConfig, output_dim: int) -> Encoder:
-    """The encoder for ``modality``: named for it, else for its kind, else the kind's default."""
+def build_encoder(modality: ModalitySpec, config: ModelConfig, output_dim: int) -> Encoder | MultiViewEncoder:
+    """The encoder for ``modality``: named for it, else for its kind, else the kind's default; for a multi-view
+    modality, that encoder shared over the views, pooled by ``config.view_aggregation``."""
     if modality.kind not in DEFAULT_ENCODERS:
         raise ConfigError(f"unknown modality kind {modality.kind!r}; known: {', '.join(sorted(DEFAULT_ENCODERS))}")
     choice = config.encoders.get(modality.name, config.encoders.get(modality.kind, DEFAULT_ENCODERS[modality.kind]))
@@ -180,4 +183,5 @@ def build_encoder(modality: ModalitySpec, config: ModelConfig, output_dim: int) 
                 f"allowed: {', '.join(allowed) or 'none'}"
             )
     vocab = modality.vocab_size or None
-    return ENCODERS.create(name, modality.shape, output_dim, vocab_size=vocab, **hyperparameters)
+    encoder = ENCODERS.create(name, modality.shape, output_dim, vocab_size=vocab, **hyperparameters)
+    return with_views(encoder, modality, config.view_aggregation, output_dim)

@@ -30,6 +30,7 @@ from sweeper.models.build import (
     build_mixer,
 )
 from sweeper.models.layers import NameDict, count_parameters, mlp
+from sweeper.models.views import with_views
 from sweeper.registry import Registry
 
 STRATEGIES: Registry[nn.Module] = Registry("strategy")
@@ -49,7 +50,7 @@ class EarlyFusionModel(_Strategy):
     def __init__(self, spec: DatasetSpec, config: ModelConfig) -> None:
         super().__init__()
         dim = config.hidden_dim
-        self.stems = NameDict({m.name: _stem(m, dim) for m in spec.modalities})
+        self.stems = NameDict({m.name: _stem(m, dim, config.view_aggregation) for m in spec.modalities})
         self.mixer = build_mixer(spec, config)
         self.trunk = nn.Sequential(nn.GELU(), mlp(dim * len(spec.modalities), dim, config.fusion_layers), nn.GELU())
         self.dropout = nn.Dropout(config.dropout)
@@ -126,8 +127,10 @@ class UnimodalModel(_Strategy):
         return {task: head(z) for task, head in self.heads.items()}
 
 
-def _stem(modality: ModalitySpec, dim: int) -> nn.Module:
-    """The least processing that brings a raw modality to ``dim`` features: flatten + linear, or mean embedding."""
+def _stem(modality: ModalitySpec, dim: int, view_aggregation: str) -> nn.Module:
+    """The least processing that brings a raw modality to ``dim`` features: flatten + linear, or mean embedding;
+    a multi-view modality's views each get the one stem and are then pooled."""
     if modality.kind == "text":
         return nn.EmbeddingBag(max(modality.vocab_size, 2), dim, mode="mean", padding_idx=0)
-    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(modality.shape), dim))
+    stem = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(modality.shape), dim))
+    return with_views(stem, modality, view_aggregation, dim)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sweeper.train.config import TrainConfig
 
 AUGMENTED_KINDS = ("image", "volume")  # (B, C, H, W) and (B, C, D, H, W)
+_SPATIAL = {"image": 2, "volume": 3}  # spatial dimensions of one view of each augmented kind
 
 
 def augments(config: TrainConfig) -> bool:
@@ -36,11 +37,16 @@ def augment(
     """``inputs`` with every image and volume modality augmented; the others as they are."""
     if not augments(config):
         return inputs
-    return {name: _augment(x, config, generator) if kinds[name] in AUGMENTED_KINDS else x for name, x in inputs.items()}
+    return {
+        name: _augment(x, _SPATIAL[kinds[name]], config, generator) if kinds[name] in AUGMENTED_KINDS else x
+        for name, x in inputs.items()
+    }
 
 
-def _augment(x: Tensor, config: TrainConfig, generator: torch.Generator) -> Tensor:
-    n, spatial = x.shape[0], x.dim() - 2
+def _augment(x: Tensor, spatial: int, config: TrainConfig, generator: torch.Generator) -> Tensor:
+    if x.dim() > spatial + 2:  # a multi-view modality (B, V, C, *S): each view is augmented on its own
+        return _augment(x.flatten(0, 1), spatial, config, generator).view_as(x)  # padded (NaN) views stay NaN
+    n = x.shape[0]
 
     def uniform(*shape: int) -> Tensor:  # in [0, 1), drawn on the CPU generator, then moved
         return torch.rand(shape, generator=generator).to(device=x.device, dtype=torch.float32)

@@ -6,8 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from sweeper.data.dataset import DatasetSpec, ModalitySpec, TaskSpec
 from sweeper.errors import ConfigError
+from sweeper.models import STRATEGIES, ModelConfig, build_model
 from sweeper.models.fusion import FUSIONS, Fusion
+from sweeper.models.views import VIEW_AGGREGATORS
 
 BATCH, OUTPUT_DIM = 5, 16
 INPUT_DIMS = [8, 12, 6, 10]  # distinct sizes, so a fusion that mixes up modalities fails on shapes
@@ -159,3 +162,48 @@ def test_fusion_runs_under_bf16_autocast(name: str) -> None:
     out.float().square().sum().backward()
     assert out.shape == (BATCH, OUTPUT_DIM) and torch.isfinite(out.float()).all()
     assert all(x.grad is not None and x.grad.abs().sum() > 0 for x in features)
+
+
+# A model with a multi-view modality keeps the model contract {modality: tensor} -> {task: logits}: the views of
+# `lesion` (up to 3 per sample, padded with NaN) go through one shared encoder and a view aggregator.
+MULTI_VIEW_SPEC = DatasetSpec(
+    modalities=(ModalitySpec("lesion", "image", (1, 8, 8), views=3), ModalitySpec("history", "tabular", (5,))),
+    tasks=(TaskSpec("malignant", 2), TaskSpec("stage", 3)),
+)
+MODELS = [*FUSIONS.names(), *STRATEGIES.names(), "only:lesion"]
+
+
+def _multi_view_inputs(counts: list[int], views: int = 3) -> dict[str, torch.Tensor]:
+    torch.manual_seed(3)
+    lesion = torch.randn(len(counts), views, 1, 8, 8)
+    padded = torch.arange(views)[None] >= torch.tensor(counts)[:, None]  # (B, V)
+    lesion[padded] = float("nan")
+    return {"lesion": lesion.requires_grad_(), "history": torch.randn(len(counts), 5)}
+
+
+@pytest.mark.parametrize("fusion", MODELS)
+def test_model_with_a_multi_view_modality_keeps_the_model_contract(fusion: str) -> None:
+    aggregation = VIEW_AGGREGATORS.names()[MODELS.index(fusion) % len(VIEW_AGGREGATORS.names())]  # each one in turn
+    torch.manual_seed(0)
+    model = build_model(MULTI_VIEW_SPEC, ModelConfig(fusion=fusion, hidden_dim=8, view_aggregation=aggregation))
+    counts = [1, 3, 2, 1, 3, 2]
+    inputs = _multi_view_inputs(counts)
+
+    out = model(inputs)
+    assert {t: tuple(v.shape) for t, v in out.items()} == {"malignant": (6, 2), "stage": (6, 3)}
+    assert all(torch.isfinite(v).all() for v in out.values()), "NaN padding leaked into the logits"
+    sum(v.square().sum() for v in out.values()).backward()  # type: ignore[union-attr]
+    grad = inputs["lesion"].grad
+    assert grad is not None and torch.isfinite(grad).all()
+    per_view = grad.abs().flatten(2).sum(dim=2)  # (B, V)
+    real = torch.arange(3)[None] < torch.tensor(counts)[:, None]
+    assert (per_view[real] > 0).all(), "a real view gets no gradient"
+    assert (per_view[~real] == 0).all(), "a padded view gets a gradient"
+
+    model.eval()
+    with torch.no_grad():
+        first = model(inputs)
+        assert all(torch.equal(first[t], v) for t, v in model(inputs).items()), "not deterministic in eval mode"
+        more = {**inputs, "lesion": torch.cat([inputs["lesion"], torch.full((6, 2, 1, 8, 8), float("nan"))], dim=1)}
+        for task, logits in model(more).items():  # two more padded views per sample change nothing
+            torch.testing.assert_close(logits, first[task], rtol=1e-5, atol=1e-6)

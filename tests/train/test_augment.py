@@ -89,3 +89,16 @@ def test_the_spec_sets_and_searches_it_and_refuses_a_bad_value_in_one_line() -> 
     assert config.augment_flip and config.augment_crop == 0.2
     with pytest.raises(ConfigError, match=r"s.yaml: train.augment_jitter: Input should be less than or equal to 0.5"):
         parse_spec({**TINY, "train": {"augment_jitter": 2}}, "s.yaml")
+
+
+def test_multi_view_images_are_augmented_view_by_view_and_padding_stays_padding() -> None:
+    g = torch.Generator().manual_seed(2)
+    views = torch.rand(16, 3, 1, 8, 8, generator=g)  # (B, V, C, H, W)
+    views[::2, 2] = float("nan")  # every other sample has two views
+    out = augment({"lesion": views}, {"lesion": "image"}, _config(augment_flip=True, augment_jitter=0.1), g)["lesion"]
+    assert out.shape == views.shape
+    real = ~views.flatten(2).isnan().all(dim=2)  # (B, V)
+    assert out[~real].isnan().all() and torch.isfinite(out[real]).all()
+    changed = [[not torch.allclose(out[b, v], views[b, v], atol=0.25) for v in range(3)] for b in range(16)]
+    flipped = torch.tensor(changed)  # (B, V): jitter moves a pixel by at most 0.2, a flip by more somewhere
+    assert (flipped.any(dim=1) & ~flipped.all(dim=1) & real.all(dim=1)).any(), "the views of a sample share one draw"
