@@ -22,6 +22,7 @@ EXPECTED = {
     "wound": {"photo", "note", "vitals"},
     "radiology": {"scan", "caption"},
     "noisy_modality": {"image", "noise"},
+    "lesion": {"views", "history"},
 }
 N = 300
 
@@ -39,9 +40,9 @@ def test_every_documented_scenario_is_registered() -> None:
 def test_same_seed_same_data_and_another_seed_other_data(scenario: str) -> None:
     a, b, c = (make_synthetic(120, scenario=scenario, seed=s) for s in (4, 4, 5))
     assert a.spec == b.spec
-    for name in a.inputs:
-        assert torch.equal(a.inputs[name], b.inputs[name]), name
-        assert not torch.equal(a.inputs[name], c.inputs[name]), name
+    for name in a.inputs:  # NaN marks a multi-view modality's padded views: equal to itself here
+        assert torch.equal(a.inputs[name].nan_to_num(), b.inputs[name].nan_to_num()), name
+        assert not torch.equal(a.inputs[name].nan_to_num(), c.inputs[name].nan_to_num()), name
     for task in a.targets:
         assert torch.equal(a.targets[task], b.targets[task]), task
     for split in a.splits:
@@ -55,7 +56,13 @@ def test_inputs_match_the_spec(dataset: MultimodalDataset) -> None:
     assert set(spec.modality_names) in EXPECTED.values()
     for modality in spec.modalities:
         x = dataset.inputs[modality.name]
-        assert x.shape == (N, *modality.shape), modality.name
+        if modality.views:  # (N, V, *shape): every sample has 1..V real views, then padded views NaN throughout
+            assert x.shape == (N, modality.views, *modality.shape), modality.name
+            real = ~x.flatten(2).isnan().all(dim=2)  # (N, V)
+            assert real[:, 0].all() and (real.long().diff(dim=1) <= 0).all(), "real views come first"
+            x = x[real]  # (R, *shape): the real views, checked below like any modality's values
+        else:
+            assert x.shape == (N, *modality.shape), modality.name
         if modality.kind == "text":
             assert x.dtype == torch.int64, modality.name
             assert x.min() >= 0 and x.max() < modality.vocab_size, modality.name

@@ -12,6 +12,7 @@ tokenizes text modalities with a vocabulary fitted on the training split only.
   wound             colour photo + clinical note + vitals; type = photo colour & note, severity ~ vitals + size
   radiology         scan + caption; modality and location, named by the caption when it mentions them
   noisy_modality    image + a pure-noise embedding; the label depends on the image only (gated fusion wins)
+  lesion            1-4 photos of a lesion (multi-view) + history; malignant ~ mean pigment + history, ulcer in one
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import importlib
 from sweeper.data.synthetic.generate import make_synthetic, scenario_names, scenario_sizes
 
 # Importing a scenario's module registers it.
-for _module in ("default", "rare_disease", "eeg_audio", "four_modal", "wound", "radiology", "noisy_modality"):
+for _module in ("default", "rare_disease", "eeg_audio", "four_modal", "wound", "radiology", "noisy_modality", "lesion"):
     importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["make_synthetic", "scenario_names", "scenario_sizes"]

@@ -22,8 +22,9 @@ class DraftModality:
     """One rendered modality: a float tensor, or raw strings the generator tokenizes (kind "text")."""
 
     kind: str  # one of sweeper.data.dataset.MODALITY_KINDS
-    values: Tensor | list[str]  # (N, *shape) float32, or N strings for kind "text"
+    values: Tensor | list[str]  # (N, *shape) float32, or N strings for kind "text"; multi-view: (N, V, *shape)
     max_len: int = 0  # text only: token ids per sample after tokenization
+    multi_view: bool = False  # values hold up to V views per sample, a missing view NaN throughout
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,10 @@ def make_synthetic(
             inputs[name] = tokenizer.encode(modality.values, modality.max_len)  # (N, L) int64
             tokenizers[name] = tokenizer
             modalities.append(ModalitySpec(name, modality.kind, (modality.max_len,), tokenizer.vocab_size))
+        elif modality.multi_view:  # (N, V, *shape)
+            inputs[name] = modality.values
+            views, *shape = modality.values.shape[1:]
+            modalities.append(ModalitySpec(name, modality.kind, tuple(shape), views=views))
         else:
             inputs[name] = modality.values
             modalities.append(ModalitySpec(name, modality.kind, tuple(modality.values.shape[1:])))
