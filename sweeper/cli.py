@@ -272,6 +272,53 @@ def export_command(
     console.print(f"the recommended configuration of {sweep_dir}: {path}  (run it: sweeper run {path})")
 
 
+@app.command("train")
+@_user_errors
+def train_command(
+    target: Annotated[
+        Path,
+        typer.Argument(help="A sweep folder (trains its recommended configuration) or a spec with one value each."),
+    ],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Change one value, e.g. --set fusion=gated --set lr=0.001; repeatable."),
+    ] = None,
+    register: Annotated[
+        str | None, typer.Option(help="Register the model in MLflow's Model Registry under this name.")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: the sweep's store, or SQLite under --sweeps-dir).")
+    ] = None,
+    sweeps_dir: Annotated[Path, typer.Option(help="For a spec: the folder whose <name>/ holds its store.")] = Path(
+        "sweeps"
+    ),
+) -> None:
+    """Train one configuration on train+val, score it on test, and log it to MLflow as a model that predicts class
+    names from rows in the dataset's format (mlflow.pyfunc.load_model); --register adds it to the registry."""
+    from rich.table import Table
+
+    from sweeper.deploy import TrainRequest, parse_sets, train_model
+    from sweeper.tracking.mlflow_tracker import redact
+
+    request = TrainRequest(target, parse_sets(set_ or []), register, tracking_uri, sweeps_dir)
+    outcome = train_model(request)
+    described = ", ".join(f"{k}={v}" for k, v in sorted(outcome.params.items()))
+    console.print(f"trained on train+val: {described}", highlight=False)
+    table = Table(title="test split (held out; nothing was chosen on it)")
+    for column in ("task", "accuracy", "macro-F1", "AUROC"):
+        table.add_column(column)
+    tasks = sorted({k.split("/")[1] for k in outcome.test_metrics if k.count("/") == 2})
+    for task in tasks:
+        cells = [outcome.test_metrics.get(f"test/{task}/{m}") for m in ("acc", "macro_f1", "auroc")]
+        table.add_row(task, *("-" if v is None else f"{v:.3f}" for v in cells))
+    console.print(table)
+    console.print(f"MLflow run {outcome.run_id} in {redact(outcome.tracking_uri)}")
+    uri = outcome.registered or outcome.model_uri
+    if outcome.registered:
+        console.print(f"registered: {outcome.registered}")
+    console.print(f'predict: mlflow.pyfunc.load_model("{uri}").predict(rows)', highlight=False)
+
+
 @dataclass
 class RecommendOptions:
     metric: str | None = None

@@ -272,6 +272,19 @@ class Mirror:
         return any(f.path == name for f in self.client.list_artifacts(self.runs[trial_id]))
 
 
+def sweep_experiment(client: Any, sweep_dir: Path, sweep: str, tracking_uri: str) -> str:
+    """The id of the experiment named after the sweep, made if missing (artifacts beside a SQLite store)."""
+    experiment = client.get_experiment_by_name(sweep)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    artifacts = None
+    if tracking_uri.startswith("sqlite:"):
+        from sweeper.tracking.mlflow_tracker import ARTIFACTS_DIR
+
+        artifacts = (Path(sweep_dir) / ARTIFACTS_DIR).resolve().as_uri()
+    return str(client.create_experiment(sweep, artifact_location=artifacts))
+
+
 def parent_run(
     client: Any, sweep_dir: Path, sweep: str, tracking_uri: str, sweep_params: dict[str, Any], spec_file: Path
 ) -> tuple[str, str, bool]:
@@ -284,16 +297,7 @@ def parent_run(
     from mlflow.exceptions import MlflowException
 
     info = write_tracking(sweep_dir)  # makes sure the sweep has an id
-    experiment = client.get_experiment_by_name(sweep)
-    if experiment is not None:
-        experiment_id = str(experiment.experiment_id)
-    else:
-        artifacts = None
-        if tracking_uri.startswith("sqlite:"):
-            from sweeper.tracking.mlflow_tracker import ARTIFACTS_DIR
-
-            artifacts = (Path(sweep_dir) / ARTIFACTS_DIR).resolve().as_uri()
-        experiment_id = str(client.create_experiment(sweep, artifact_location=artifacts))
+    experiment_id = sweep_experiment(client, sweep_dir, sweep, tracking_uri)
     saved = info.get("parent_run_id") if info.get("tracking_uri") == tracking_uri else None
     if saved:
         try:

@@ -34,7 +34,7 @@ def load_manifest(section: ManifestSection, *, cache_dir: Path | None = None) ->
     # The key needs only the Parquet bytes and the referenced files, so a hit reads no other column.
     media_columns = [m.column for m in section.modalities.values() if isinstance(m, ImageModality | VolumeModality)]
     first = read_manifest(section.path, list(dict.fromkeys(media_columns)))
-    media = _media(section, first)
+    media = media_sources(section, first)
     streamed = _should_stream(section, first.num_rows)  # streamed from the cache folder even with cache: false
     if not section.cache and not streamed:
         return _build(section, read_manifest(section.path, section.source_columns()), media)
@@ -92,7 +92,7 @@ def _should_stream(section: ManifestSection, rows: int) -> bool:
     return rows * per_sample * 4 > section.stream_above_gb * 1e9
 
 
-def _media(section: ManifestSection, manifest: Manifest) -> dict[str, tuple[list[Source], list[str]]]:
+def media_sources(section: ManifestSection, manifest: Manifest) -> dict[str, tuple[list[Source], list[str]]]:
     """Each image or volume modality's files (checked to exist) or encoded bytes, and the paths as written."""
     return {
         name: sources(manifest, m.column, m.kind)

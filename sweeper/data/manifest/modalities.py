@@ -13,7 +13,7 @@ from torch import Tensor
 
 from sweeper.data.dataset import ModalitySpec
 from sweeper.data.manifest.images import Source, load_images, load_volumes
-from sweeper.data.manifest.numeric import list_matrix, scalar_matrix, signal_array, standardize
+from sweeper.data.manifest.numeric import Scaler, fit_scaler, list_matrix, scalar_matrix, signal_array, standardize
 from sweeper.data.manifest.section import (
     FeaturesModality,
     ImageModality,
@@ -35,6 +35,15 @@ class PreparedModality:
     tokenizer: Tokenizer | None = None
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What preparing a modality learns from the training rows: a tabular modality's scaler, a text's tokenizer.
+    Given to ``prepare_modality``, it is applied instead of learnt: new rows are prepared as training's were."""
+
+    scaler: Scaler | None = None
+    tokenizer: Tokenizer | None = None
+
+
 def prepare_modality(
     manifest: Manifest,
     name: str,
@@ -42,14 +51,16 @@ def prepare_modality(
     train_rows: np.ndarray,
     media: tuple[list[Source], list[str]] | None = None,
     stream_dir: Path | None = None,
+    fitted: Fitted | None = None,
 ) -> PreparedModality:
     """The tensor of modality ``name``; ``media`` holds an image or volume column's files or bytes, read already.
 
     With ``stream_dir``, an image or volume modality is written to ``stream_dir/<name>.npy`` (uint8 for 8-bit
-    images) and returned as a ``MappedArray``: it never sits in memory whole.
+    images) and returned as a ``MappedArray``: it never sits in memory whole. With ``fitted``, scalers and
+    tokenizers are not fitted on ``train_rows`` but taken from it.
     """
     if isinstance(modality, TextModality):
-        return _text(manifest, name, modality, train_rows)
+        return _text(manifest, name, modality, train_rows, fitted.tokenizer if fitted else None)
     if isinstance(modality, ImageModality | VolumeModality) and stream_dir is not None:
         return _streamed(name, modality, media, stream_dir)
     if isinstance(modality, ImageModality):
@@ -59,9 +70,8 @@ def prepare_modality(
         assert media is not None
         values = load_volumes(*media, modality.column, modality.size)  # (N, C, D, H, W)
     elif isinstance(modality, TabularModality):
-        columns = modality.source_columns()
-        raw = scalar_matrix(manifest, columns) if modality.columns else list_matrix(manifest, columns[0])
-        values = standardize(raw, train_rows)  # (N, F)
+        raw = tabular_matrix(manifest, modality)
+        values = standardize(raw, fitted.scaler if fitted and fitted.scaler else fit_scaler(raw, train_rows))  # (N, F)
     elif isinstance(modality, SignalModality):
         values = signal_array(manifest, modality.column, modality.channels)  # (N, C, L)
     elif isinstance(modality, FeaturesModality):
@@ -71,6 +81,12 @@ def prepare_modality(
     compact = values.dtype == np.uint8  # 8-bit images stay uint8 (value / 255), in memory and on the device
     tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=None if compact else np.float32))
     return PreparedModality(ModalitySpec(name, modality.kind, tuple(tensor.shape[1:])), tensor)
+
+
+def tabular_matrix(manifest: Manifest, modality: TabularModality) -> np.ndarray:
+    """A tabular modality's raw values, before scaling: (N, F) float32."""
+    columns = modality.source_columns()
+    return scalar_matrix(manifest, columns) if modality.columns else list_matrix(manifest, columns[0])
 
 
 def _streamed(
@@ -105,7 +121,9 @@ def _streamed(
     return PreparedModality(ModalitySpec(name, modality.kind, array.shape[1:]), array)
 
 
-def _text(manifest: Manifest, name: str, modality: TextModality, train_rows: np.ndarray) -> PreparedModality:
+def _text(
+    manifest: Manifest, name: str, modality: TextModality, train_rows: np.ndarray, tokenizer: Tokenizer | None
+) -> PreparedModality:
     column = modality.column
     array = manifest.column(column)
     if not is_text(array.type):
@@ -115,7 +133,7 @@ def _text(manifest: Manifest, name: str, modality: TextModality, train_rows: np.
     if empty is not None:
         raise column_error(column, f"text {array[empty].as_py()!r} is empty; expected at least one word", empty)
     texts = array.to_pylist()
-    tokenizer = Tokenizer.fit((texts[i] for i in train_rows.tolist()), max_vocab=modality.max_vocab)
+    tokenizer = tokenizer or Tokenizer.fit((texts[i] for i in train_rows.tolist()), max_vocab=modality.max_vocab)
     ids = tokenizer.encode(texts, modality.max_len)  # (N, L) int64
     spec = ModalitySpec(name, "text", (modality.max_len,), vocab_size=tokenizer.vocab_size)
     return PreparedModality(spec, ids, tokenizer)

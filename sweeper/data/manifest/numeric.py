@@ -64,12 +64,20 @@ def signal_array(manifest: Manifest, column: str, channels: int | None) -> np.nd
     return signal
 
 
-def standardize(values: np.ndarray, train_rows: np.ndarray) -> np.ndarray:
-    """(x - mean) / std per feature with the TRAINING rows' statistics; a constant feature becomes 0, not inf."""
+Scaler = tuple[np.ndarray, np.ndarray]  # per-feature (mean, std) of the training rows, float64
+
+
+def fit_scaler(values: np.ndarray, train_rows: np.ndarray) -> Scaler:
+    """The TRAINING rows' mean and std per feature; a constant feature gets std 1, so it becomes 0, not inf."""
     train = values[train_rows].astype(np.float64)
-    mean = train.mean(axis=0)
     std = train.std(axis=0)
     std[std == 0] = 1.0
+    return train.mean(axis=0), std
+
+
+def standardize(values: np.ndarray, scaler: Scaler) -> np.ndarray:
+    """(x - mean) / std per feature, as float32."""
+    mean, std = scaler
     return ((values - mean) / std).astype(np.float32)
 
 
