@@ -90,7 +90,7 @@ def _to_payload(dataset: MultimodalDataset) -> dict[str, Any]:
     return {
         "format": _FORMAT,
         "modalities": [
-            {"name": m.name, "kind": m.kind, "shape": list(m.shape), "vocab_size": m.vocab_size}
+            {"name": m.name, "kind": m.kind, "shape": list(m.shape), "vocab_size": m.vocab_size, "views": m.views}
             for m in spec.modalities
         ],
         "tasks": [{"name": t.name, "num_classes": t.num_classes} for t in spec.tasks],
@@ -112,7 +112,8 @@ def _from_payload(payload: dict[str, Any]) -> MultimodalDataset:
     if payload["format"] != _FORMAT:
         raise ValueError(f"cache format {payload['format']!r}")
     modalities = tuple(
-        ModalitySpec(m["name"], m["kind"], tuple(m["shape"]), m["vocab_size"]) for m in payload["modalities"]
+        ModalitySpec(m["name"], m["kind"], tuple(m["shape"]), m["vocab_size"], m.get("views", 0))
+        for m in payload["modalities"]
     )
     tasks = tuple(TaskSpec(t["name"], t["num_classes"]) for t in payload["tasks"])
     inputs = dict(payload["inputs"])

@@ -20,7 +20,18 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from sweeper.data.manifest.numeric import check_finite
-from sweeper.data.manifest.table import Manifest, check_no_nulls, column_error, is_bytes, is_text, type_error
+from sweeper.data.manifest.table import (
+    Manifest,
+    check_no_nulls,
+    column_error,
+    first_true,
+    is_bytes,
+    is_list,
+    is_text,
+    list_rows,
+    type_error,
+)
+from sweeper.errors import DataError
 
 _NPY_MAGIC = b"\x93NUMPY"
 _HIGH_DEPTH = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I": 65535.0, "F": 1.0}  # mode -> full scale
@@ -32,22 +43,35 @@ T = TypeVar("T")
 
 
 def sources(manifest: Manifest, column: str, what: str) -> tuple[list[Source], list[str]]:
-    """Each row's file (resolved against the manifest's folder; it must exist) or bytes, and how each was written."""
-    array = manifest.column(column)
+    """Each row's file (resolved against the manifest's folder; it must exist) or bytes, and how each was written.
+
+    A list column (several views per row, see ``sweeper.data.manifest.views``) gives every row's items in turn;
+    ``list_rows`` tells whose each is.
+    """
+    array = original = manifest.column(column)
     check_no_nulls(array, column, f"a file path or encoded {what} in every row")
+    rows, views = np.arange(len(array)), ""
+    if is_list(array.type):
+        rows, array = list_rows(array, column, f"{what} (a file path or encoded {what})"), array.flatten()
+        views = " or lists of them"
+        if array.null_count:
+            item = first_true(array.is_null())
+            raise column_error(
+                column, f"a list holds null; expected a file path or encoded {what} in each", int(rows[item])
+            )
     if is_bytes(array.type):
         blobs = array.to_pylist()
         return blobs, ["<bytes>"] * len(blobs)
     if not is_text(array.type):
-        raise type_error(column, array, f"file paths (strings) or encoded {what} (binary)")
+        raise type_error(column, original, f"file paths (strings) or encoded {what} (binary){views}")
     written = array.to_pylist()
     files: list[Source] = []
-    for row, text in enumerate(written):
+    for item, text in enumerate(written):
         path = Path(text).expanduser()
         path = path if path.is_absolute() else manifest.root / path
         if not path.is_file():
             problem = f"file {text!r} does not exist (resolved to '{path}'); expected an existing {what} file"
-            raise column_error(column, problem, row)
+            raise column_error(column, problem, int(rows[item]))
         files.append(path)
     return files, written
 
@@ -67,23 +91,27 @@ def load_images(
     size: tuple[int, int],
     channels: int | None,
     store: Store = _in_memory,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Every row's image as (N, C, H, W) in [0, 1]; C is ``channels`` or, unset, the same in every row.
+    """Every item's image as (N, C, H, W) in [0, 1]; C is ``channels`` or, unset, the same in every image.
 
     Images from 8-bit sources are kept as uint8, ``round(255 * value)``: a quarter of float32's size, in memory, on
     the device and on disk. One image of a higher bit depth makes the whole array float32. ``store`` makes the
-    output array (in memory, or a file on disk).
+    output array (in memory, or a file on disk). ``rows``: the manifest row of each item, for messages, where a
+    row holds several (views); by default item i is row i.
     """
+    row_of = rows if rows is not None else np.arange(len(items))
 
-    def prepare(row: int) -> tuple[np.ndarray, bool]:
-        pixels = _guard(decode_image, items[row], column, row, written[row], "image")  # (c, h, w)
-        eight_bit = _eight_bit(items[row])
+    def prepare(item: int) -> tuple[np.ndarray, bool]:
+        row = int(row_of[item])
+        pixels = _guard(decode_image, items[item], column, row, written[item], "image")  # (c, h, w)
+        eight_bit = _eight_bit(items[item])
         if channels is not None:
             pixels = _convert_channels(pixels, channels, column, row)
         return _resize_image(pixels, size), eight_bit  # (C, H, W)
 
     out: np.ndarray | None = None
-    for row, (pixels, eight_bit) in enumerate(_parallel(prepare, len(items))):
+    for item, (pixels, eight_bit) in enumerate(_parallel(prepare, len(items))):
         if out is None:
             shape = (len(items), *pixels.shape)  # (N, C, H, W)
             out = store(shape, np.uint8 if eight_bit else np.float32)
@@ -92,16 +120,16 @@ def load_images(
                 column,
                 f"image has {pixels.shape[0]} channels but row 0 has {out.shape[1]}; expected the same in every row "
                 f"(set channels: 1 or 3 on modality {modality!r} to convert every image)",
-                row,
+                int(row_of[item]),
             )
         if out.dtype == np.uint8 and not eight_bit:  # a deeper image after 8-bit ones: widen what is stored
             wider = store(out.shape, np.float32)
-            wider[:row] = out[:row] / np.float32(255.0)
+            wider[:item] = out[:item] / np.float32(255.0)
             out = wider
-        out[row] = np.rint(pixels * 255.0) if out.dtype == np.uint8 else pixels
+        out[item] = np.rint(pixels * 255.0) if out.dtype == np.uint8 else pixels
     assert out is not None  # a manifest has rows
     if out.dtype != np.uint8:
-        check_finite(out, column)  # .npy images may hold NaN
+        _check_finite(out, column, row_of)  # .npy images may hold NaN
     return out
 
 
@@ -117,12 +145,20 @@ def _eight_bit(source: Source) -> bool:
 
 
 def load_volumes(
-    items: list[Source], written: list[str], column: str, size: tuple[int, int, int], store: Store | None = None
+    items: list[Source],
+    written: list[str],
+    column: str,
+    size: tuple[int, int, int],
+    store: Store | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Every row's volume as (N, C, D, H, W) float32, resized to ``size`` (D, H, W); into ``store`` if given."""
+    """Every item's volume as (N, C, D, H, W) float32, resized to ``size`` (D, H, W); into ``store`` if given.
+    ``rows`` as for ``load_images``."""
+    row_of = rows if rows is not None else np.arange(len(items))
 
-    def prepare(row: int) -> np.ndarray:
-        voxels = _guard(decode_volume, items[row], column, row, written[row], "volume")
+    def prepare(item: int) -> np.ndarray:
+        row = int(row_of[item])
+        voxels = _guard(decode_volume, items[item], column, row, written[item], "volume")
         if voxels.ndim == 3:
             voxels = voxels[None]  # (1, D, H, W)
         elif voxels.ndim != 4:
@@ -134,16 +170,26 @@ def load_volumes(
         return torch.nn.functional.interpolate(tensor, size=size, mode="trilinear", align_corners=False)[0].numpy()
 
     out: np.ndarray | None = None
-    for row, voxels in enumerate(_parallel(prepare, len(items))):
+    for item, voxels in enumerate(_parallel(prepare, len(items))):
         if out is None:
             out = (store or _in_memory)((len(items), *voxels.shape), np.float32)  # (N, C, D, H, W)
         elif voxels.shape[0] != out.shape[1]:
             problem = f"volume has {voxels.shape[0]} channels but row 0 has {out.shape[1]}; expected the same"
-            raise column_error(column, problem, row)
-        out[row] = voxels
+            raise column_error(column, problem, int(row_of[item]))
+        out[item] = voxels
     assert out is not None
-    check_finite(out, column)
+    _check_finite(out, column, row_of)
     return out
+
+
+def _check_finite(values: np.ndarray, column: str, rows: np.ndarray) -> None:
+    """``check_finite``, its error naming the manifest row of the item (several items share a row in a list)."""
+    try:
+        check_finite(values, column)
+    except DataError:
+        item = int(np.argmin(np.isfinite(values.reshape(len(values), -1)).all(axis=1)))
+        bad = values[item][~np.isfinite(values[item])].flat[0]
+        raise column_error(column, f"value {bad} is not finite; expected finite numbers", int(rows[item])) from None
 
 
 def decode_image(source: Source) -> np.ndarray:

@@ -24,6 +24,7 @@ from sweeper.data.manifest.section import (
     VolumeModality,
 )
 from sweeper.data.manifest.table import Manifest, check_no_nulls, column_error, first_true, is_text, type_error
+from sweeper.data.manifest.views import is_multi_view, prepare_views
 from sweeper.data.mapped import MappedArray, create
 from sweeper.data.text import Tokenizer
 
@@ -61,6 +62,9 @@ def prepare_modality(
     """
     if isinstance(modality, TextModality):
         return _text(manifest, name, modality, train_rows, fitted.tokenizer if fitted else None)
+    if isinstance(modality, ImageModality | VolumeModality) and is_multi_view(manifest, modality.column):
+        assert media is not None
+        return PreparedModality(*prepare_views(manifest, name, modality, media, streamed=stream_dir is not None))
     if isinstance(modality, ImageModality | VolumeModality) and stream_dir is not None:
         return _streamed(name, modality, media, stream_dir)
     if isinstance(modality, ImageModality):

@@ -14,7 +14,8 @@ def summary(dataset: MultimodalDataset) -> dict[str, Any]:
 
     {"rows": N, "splits": {split: rows},
      "tasks": {task: {class name: {split: rows}}},
-     "modalities": {name: {"kind": kind, "shape": [per-sample shape], "vocab_size": V (text only)}}}
+     "modalities": {name: {"kind": kind, "shape": [per-sample shape], "vocab_size": V (text only),
+                           "views": most views per sample (multi-view only)}}}
 
     Class names come from ``dataset.classes`` (class indices as strings when it has none).
     """
@@ -32,5 +33,7 @@ def summary(dataset: MultimodalDataset) -> dict[str, Any]:
         modalities[modality.name] = {"kind": modality.kind, "shape": list(modality.shape)}
         if modality.kind == "text":
             modalities[modality.name]["vocab_size"] = modality.vocab_size
+        if modality.views:
+            modalities[modality.name]["views"] = modality.views
     rows = len(next(iter(dataset.targets.values())))
     return {"rows": rows, "splits": splits, "tasks": tasks, "modalities": modalities}

@@ -96,6 +96,15 @@ def check_no_nulls(array: pa.Array, column: str, expected: str, *, nan_is_null: 
         raise column_error(column, f"value is null; expected {expected}", row)
 
 
+def list_rows(array: pa.Array, column: str, expected: str) -> np.ndarray:
+    """The row of each item of a list column, in order (``array.flatten()``'s); an empty list is an error."""
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)  # (N,)
+    empty = first_true(lengths == 0)
+    if empty is not None:
+        raise column_error(column, f"list is empty; expected at least one {expected}", empty)
+    return np.repeat(np.arange(len(array)), lengths)
+
+
 def type_error(column: str, array: pa.Array, expected: str) -> DataError:
     return column_error(column, f"has type {type_name(array.type)}; expected {expected}")
 
@@ -105,6 +114,10 @@ def type_name(data_type: pa.DataType) -> str:
     if pa.types.is_list(data_type) or pa.types.is_large_list(data_type) or pa.types.is_fixed_size_list(data_type):
         return f"list<{type_name(data_type.value_type)}>"
     return str(data_type)
+
+
+def is_list(data_type: pa.DataType) -> bool:
+    return pa.types.is_list(data_type) or pa.types.is_large_list(data_type)
 
 
 def is_numeric(data_type: pa.DataType) -> bool:
