@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from sweeper.errors import ConfigError
+from sweeper.models.fusion._base import Fusion
 from sweeper.models.layers import require_positive
 
 
@@ -55,3 +56,30 @@ class PreNormBlock(nn.Module):
         x = x + self.attn_dropout(z)  # (B, L, D); weights (B, L, L), averaged over heads
         x = x + self.ffn(self.ffn_norm(x))  # (B, L, D)
         return x, weights
+
+
+class TokenBlocksFusion(Fusion):
+    """The constructor of the fusions that run ``fusion_layers`` attention blocks over one token per modality
+    (projection plus learned modality embedding); each subclass says which ``block``, and adds what its readout
+    needs in ``add_readout`` (called before the blocks are built, so seeded initialisation keeps its order)."""
+
+    block: type[nn.Module] = PreNormBlock  # built as block(dim, heads, dropout)
+
+    def __init__(
+        self,
+        input_dims: list[int],
+        output_dim: int,
+        *,
+        heads: int = 4,
+        fusion_layers: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(input_dims, output_dim)
+        require_heads_divide(self.name, output_dim, heads)
+        require_positive("fusion_layers", fusion_layers)
+        self.tokens = ModalityTokens(input_dims, output_dim)
+        self.add_readout(len(input_dims), output_dim)
+        self.blocks = nn.ModuleList(self.block(output_dim, heads, dropout) for _ in range(fusion_layers))
+
+    def add_readout(self, n_modalities: int, dim: int) -> None:
+        """Modules and buffers of the readout (a CLS token, a final norm, a mask); none by default."""

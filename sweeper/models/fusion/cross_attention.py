@@ -10,9 +10,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from sweeper.models.fusion import FUSIONS
-from sweeper.models.fusion._base import Fusion
-from sweeper.models.fusion._tokens import ModalityTokens, require_heads_divide
-from sweeper.models.layers import require_positive
+from sweeper.models.fusion._tokens import TokenBlocksFusion
 
 
 class AttentionBlock(nn.Module):
@@ -33,21 +31,8 @@ class AttentionBlock(nn.Module):
 
 
 @FUSIONS.register("cross_attention", "a pooled query attends over one token per modality, in stacked blocks")
-class CrossAttentionFusion(Fusion):
-    def __init__(
-        self,
-        input_dims: list[int],
-        output_dim: int,
-        *,
-        heads: int = 4,
-        fusion_layers: int = 1,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__(input_dims, output_dim)
-        require_heads_divide(self.name, output_dim, heads)
-        require_positive("fusion_layers", fusion_layers)
-        self.tokens = ModalityTokens(input_dims, output_dim)  # projection + learned modality embedding
-        self.blocks = nn.ModuleList(AttentionBlock(output_dim, heads, dropout) for _ in range(fusion_layers))
+class CrossAttentionFusion(TokenBlocksFusion):
+    block = AttentionBlock  # a pooled query attends over the tokens
 
     def forward(self, features: list[Tensor]) -> Tensor:
         tokens = self.tokens(features)  # (B, N, D)

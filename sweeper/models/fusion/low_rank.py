@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from sweeper.models.fusion import FUSIONS
 from sweeper.models.fusion._base import Fusion
-from sweeper.models.layers import mlp, require_positive
+from sweeper.models.layers import remaining_layers, require_positive
 
 
 @FUSIONS.register("low_rank", "LMF: rank-r factorised product of modality features with an appended 1 (rank)")
@@ -22,7 +22,6 @@ class LowRankFusion(Fusion):
     def __init__(self, input_dims: list[int], output_dim: int, *, rank: int = 4, fusion_layers: int = 1) -> None:
         super().__init__(input_dims, output_dim)
         require_positive("rank", rank)
-        require_positive("fusion_layers", fusion_layers)
         # std 1/sqrt(D_m + 1) gives each h_m about unit variance for unit-variance inputs, so the product
         # of N factors keeps about unit variance whatever N is (independent zero-mean variances multiply).
         self.factors = nn.ParameterList(
@@ -30,10 +29,7 @@ class LowRankFusion(Fusion):
         )
         self.rank_weights = nn.Parameter(torch.randn(rank) / math.sqrt(rank))  # (rank,)
         self.bias = nn.Parameter(torch.zeros(output_dim))  # (D_out,)
-        if fusion_layers > 1:
-            self.mlp: nn.Module = nn.Sequential(nn.GELU(), mlp(output_dim, output_dim, fusion_layers - 1))
-        else:
-            self.mlp = nn.Identity()
+        self.mlp = remaining_layers(output_dim, fusion_layers)  # the product is the first layer
 
     def forward(self, features: list[Tensor]) -> Tensor:
         product: Tensor | None = None

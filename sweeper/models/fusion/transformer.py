@@ -11,9 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from sweeper.models.fusion import FUSIONS
-from sweeper.models.fusion._base import Fusion
-from sweeper.models.fusion._tokens import ModalityTokens, PreNormBlock, require_heads_divide
-from sweeper.models.layers import require_positive
+from sweeper.models.fusion._tokens import TokenBlocksFusion
 
 
 @FUSIONS.register(
@@ -21,23 +19,10 @@ from sweeper.models.layers import require_positive
     "CLS token + one token per modality through fusion_layers pre-LN transformer blocks",
     aliases=("transformer_concat",),  # the reference multi-task system's name
 )
-class TransformerFusion(Fusion):
-    def __init__(
-        self,
-        input_dims: list[int],
-        output_dim: int,
-        *,
-        heads: int = 4,
-        fusion_layers: int = 1,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__(input_dims, output_dim)
-        require_heads_divide(self.name, output_dim, heads)
-        require_positive("fusion_layers", fusion_layers)
-        self.tokens = ModalityTokens(input_dims, output_dim)
-        self.cls = nn.Parameter(0.02 * torch.randn(1, 1, output_dim))  # (1, 1, D)
-        self.blocks = nn.ModuleList(PreNormBlock(output_dim, heads, dropout) for _ in range(fusion_layers))
-        self.norm = nn.LayerNorm(output_dim)
+class TransformerFusion(TokenBlocksFusion):
+    def add_readout(self, n_modalities: int, dim: int) -> None:
+        self.cls = nn.Parameter(0.02 * torch.randn(1, 1, dim))  # (1, 1, D)
+        self.norm = nn.LayerNorm(dim)
 
     def forward(self, features: list[Tensor]) -> Tensor:
         tokens = self.tokens(features)  # (B, N, D)
