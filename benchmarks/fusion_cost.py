@@ -22,7 +22,7 @@ import torch
 
 from sweeper.errors import ConfigError
 from sweeper.models import FUSIONS
-from sweeper.models.build import ModelConfig, build_fusion
+from sweeper.models.parts import ModelConfig, build_fusion
 
 
 def saved_bytes(fusion: torch.nn.Module, inputs: list[torch.Tensor]) -> int:

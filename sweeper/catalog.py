@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from sweeper.models import ENCODERS, FUSIONS, HEADS, STRATEGIES
-from sweeper.models.build import ONLY
+from sweeper.models.parts import ONLY
 from sweeper.models.views import VIEW_AGGREGATORS
 from sweeper.registry import Registry
 from sweeper.train import LOSSES, TrainConfig

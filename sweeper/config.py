@@ -21,7 +21,7 @@ from sweeper.data.manifest import ManifestSection, load_manifest, resolve_paths
 from sweeper.data.manifest import first_error as manifest_first_error
 from sweeper.errors import ConfigError, RegistryError
 from sweeper.models import ENCODERS, FUSIONS, HEADS, ModelConfig, check_fusion_name
-from sweeper.models.build import build_encoders, build_fusion, fusion_options
+from sweeper.models.parts import build_encoders, build_fusion, fusion_options
 from sweeper.models.views import VIEW_AGGREGATORS
 from sweeper.params import ChoiceParam, FixedParam, Param, Scalar
 from sweeper.schema import StrictModel

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sweeper.models.build import ModelConfig, MultimodalModel, build_model, check_fusion_name, known_fusions
+from sweeper.models.build import build_model, check_fusion_name, known_fusions
 from sweeper.models.encoders import ENCODERS
 from sweeper.models.fusion import FUSIONS
 from sweeper.models.heads import HEADS
+from sweeper.models.parts import ModelConfig, MultimodalModel
 from sweeper.models.strategies import STRATEGIES
 
 __all__ = [

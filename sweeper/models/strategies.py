@@ -20,7 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from sweeper.data.dataset import DatasetSpec, ModalitySpec
-from sweeper.models.build import (
+from sweeper.models.layers import NameDict, count_parameters, mlp
+from sweeper.models.parts import (
     ONLY,
     ModelConfig,
     build_encoder,
@@ -29,7 +30,6 @@ from sweeper.models.build import (
     build_heads,
     build_mixer,
 )
-from sweeper.models.layers import NameDict, count_parameters, mlp
 from sweeper.models.views import with_views
 from sweeper.registry import Registry
 

@@ -8,8 +8,8 @@ import torch
 from sweeper.data.dataset import ModalitySpec
 from sweeper.errors import ConfigError
 from sweeper.models import ModelConfig
-from sweeper.models.build import build_encoder
 from sweeper.models.encoders import ENCODERS, TextTransformerEncoder
+from sweeper.models.parts import build_encoder
 
 LENGTH, VOCAB = 10, 30
 
