@@ -455,16 +455,19 @@ def ui(
 
 def runs_view(sweep_dir: Path) -> str:
     """The UI path of the sweep's experiment as a runs table (MLflow 3 opens on its GenAI view without the
-    ``workflowType`` parameter)."""
+    ``workflowType`` parameter), in the saved view that shows the trials' fusion, status and objective."""
     from mlflow.tracking import MlflowClient
 
+    from sweeper.tracking.runs_view import save_runs_view
     from sweeper.tracking.sync import read_tracking
 
     saved = read_tracking(sweep_dir)
     if not saved.get("parent_run_id"):
         return ""
-    experiment = MlflowClient(saved["tracking_uri"]).get_run(saved["parent_run_id"]).info.experiment_id
-    return f"#/experiments/{experiment}/runs?workflowType=machine_learning"
+    client = MlflowClient(saved["tracking_uri"])
+    parent = client.get_run(saved["parent_run_id"])
+    view = save_runs_view(client, parent)
+    return f"#/experiments/{parent.info.experiment_id}/runs?workflowType=machine_learning&{view}"
 
 
 def _open_when_up(url: str, host: str, port: int) -> None:

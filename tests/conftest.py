@@ -47,6 +47,17 @@ def stop_process_group(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group did not stop on SIGTERM
 
 
+def need(found: object, package: str, what: str) -> None:
+    """Skip a test when ``package`` (which provides ``what``) is missing; in CI (CI=true), which installs every
+    package the tests use, fail instead, so that a test never goes quietly untested there."""
+    if found:
+        return
+    message = f"needs the {package} package ({what})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, which CI installs (.ci/run)")
+    pytest.skip(message)
+
+
 def tiny_spec(**overrides: Any) -> SweepSpec:
     """The tiny sweep spec, with top-level sections replaced by ``overrides``."""
     return parse_spec({**TINY, **overrides}, "tiny")

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import os
+import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import free_port, stop_process_group, tiny_spec
+from conftest import NO_CONFIRM, free_port, need, stop_process_group, tiny_spec
 from mlflow.tracking import MlflowClient
 
 from sweeper.errors import SweepError
@@ -24,10 +30,12 @@ from sweeper.tune.audit import audit_sweep
 
 
 class MlflowServer:
-    """A real `mlflow server` on loopback that a test can stop and start again (same port, same database)."""
+    """A real `mlflow server` on loopback that a test can stop and start again (same port, same database): SQLite in
+    ``folder`` unless given another backend store, such as PostgreSQL."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, backend_store_uri: str | None = None) -> None:
         self.folder = folder
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{folder / 'server.db'}"
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -35,24 +43,125 @@ class MlflowServer:
     def start(self) -> None:
         command = [
             sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers",
-            "1", "--backend-store-uri", f"sqlite:///{self.folder / 'server.db'}", "--artifacts-destination",
-            str(self.folder / "art"),
+            "1", "--backend-store-uri", self.backend_store_uri, "--artifacts-destination", str(self.folder / "art"),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        log = self.folder / "server.log"
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True)
+        deadline = time.monotonic() + 120  # a new database is migrated first: seconds on 2 busy cores
+        while time.monotonic() < deadline and self.proc.poll() is None:
             with contextlib.suppress(OSError):
                 if urllib.request.urlopen(f"{self.uri}/health", timeout=2).status == 200:
                     return
             time.sleep(0.5)
-        pytest.fail("the MLflow server did not answer within 60 s")
+        pytest.fail(f"the MLflow server did not answer (exit code {self.proc.poll()}): {log.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.proc is not None:
             stop_process_group(self.proc)
             self.proc = None
+
+
+class Postgres:
+    """A throwaway PostgreSQL on loopback, as a team's MLflow server would use: initdb in ``folder``, the server in a
+    process group of its own, one database ``mlflow``. PostgreSQL refuses to run as root; as root it runs as
+    ``user`` (the ``postgres`` user that Debian's package creates), in a folder that user owns."""
+
+    def __init__(self, bindir: Path, folder: Path, user: str | None) -> None:
+        self.bindir, self.folder, self.user = bindir, folder, user
+        self.port = free_port()
+        self.password = secrets.token_hex(16)
+        self.uri = f"postgresql+psycopg2://postgres:{self.password}@127.0.0.1:{self.port}/mlflow"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        owner: dict[str, Any] = {"user": self.user, "group": self.user, "extra_groups": []} if self.user else {}
+        password = self.folder / "password"
+        password.write_text(self.password)
+        if self.user:
+            shutil.chown(password, self.user, self.user)
+        data = str(self.folder / "data")
+        initdb = [str(self.bindir / "initdb"), "-D", data, "-U", "postgres", "--auth=scram-sha-256", "--no-sync"]
+        subprocess.run([*initdb, f"--pwfile={password}"], check=True, capture_output=True, **owner)
+        server = [
+            str(self.bindir / "postgres"), "-D", data, "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+            "-c", "unix_socket_directories=", "-c", "fsync=off",  # TCP on loopback only; a throwaway database
+        ]  # fmt: skip
+        log = (self.folder / "postgres.log").open("ab")
+        self.proc = subprocess.Popen(server, stdout=log, stderr=log, start_new_session=True, **owner)
+        self.execute("CREATE DATABASE mlflow", database="postgres")
+
+    def execute(self, sql: str, database: str = "mlflow") -> list[tuple[Any, ...]]:
+        """Run one statement (waiting up to 60 s for the server to accept connections); returns its rows."""
+        import psycopg2
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                connection = psycopg2.connect(
+                    host="127.0.0.1", port=self.port, user="postgres", password=self.password, dbname=database
+                )
+                break
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        try:
+            connection.autocommit = True  # CREATE DATABASE runs outside a transaction
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchall() if cursor.description else []
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process_group(self.proc)
+            self.proc = None
+
+
+def _postgres_bindir() -> Path | None:
+    """Where initdb and postgres are: on PATH, or where pg_config says (Debian keeps them off PATH)."""
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        bindir = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip())
+        if (bindir / "initdb").is_file() and (bindir / "postgres").is_file():
+            return bindir
+    return None
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    bindir = _postgres_bindir()
+    need(bindir, "postgresql", "PostgreSQL's initdb and postgres")
+    need(importlib.util.find_spec("psycopg2"), "psycopg2-binary", "MLflow's PostgreSQL driver; pip install -e '.[dev]'")
+    user = None
+    if os.geteuid() == 0:  # PostgreSQL will not run as root
+        user = "postgres"
+        need(_user_exists(user), "postgresql", "its postgres user, to run the server as")
+    folder = Path(tempfile.mkdtemp(prefix="sweeper-postgres-"))  # 0700: the password file is the owner's alone
+    if user:
+        shutil.chown(folder, user, user)
+    assert bindir is not None  # need() skipped otherwise
+    server = Postgres(bindir, folder, user)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 @pytest.fixture
@@ -85,6 +194,41 @@ def test_sweep_logs_to_a_tracking_server(ray_session: None, mlflow_server: Mlflo
     assert "spec.yaml" in [a.path for a in client.list_artifacts(parent.info.run_id)]  # uploaded through the server
     served = recommend(tmp_path / "served", source="mlflow", tracking_uri=uri)
     assert served.default_fusion == recommend(tmp_path / "served").default_fusion
+
+
+@pytest.mark.slow
+def test_a_sweep_logs_to_a_team_server_backed_by_postgresql(
+    ray_session: None, postgres: Postgres, tmp_path: Path
+) -> None:
+    server = MlflowServer(tmp_path / "server", backend_store_uri=postgres.uri)
+    server.folder.mkdir()
+    server.start()
+    try:
+        budget = {"num_samples": 3, "max_epochs": 2, "grace_period": 1, "max_concurrent": 2}
+        spec = tiny_spec(name="team", budget=budget, confirm=NO_CONFIRM)
+        run_sweep(spec, tmp_path / "team", tracking_uri=server.uri, quiet=True)
+        client = MlflowClient(server.uri)
+        experiment = client.get_experiment_by_name("team")
+        assert experiment is not None
+        runs = client.search_runs([experiment.experiment_id])
+    finally:
+        server.stop()
+
+    (parent,) = [r for r in runs if r.data.tags.get("sweeper.role") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    trials = {r["trial_id"]: r for r in read_trials(tmp_path / "team").to_pylist()}
+    assert len(children) == len(trials) == 3 and len(runs) == 4
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials_failed"] == 0
+    assert parent.data.metrics["trials_completed"] + parent.data.metrics["trials_pruned"] == 3
+    objective = parent.data.params["objective"]
+    for child in children:
+        trial = trials[child.data.tags["sweeper.trial_id"]]
+        name = child.info.run_name
+        assert name.startswith(f"{trial['config/fusion']}-") and f"-lr{trial['config/lr']:.0e}" in name, name
+        assert child.data.metrics[objective] == pytest.approx(trial["objective"])
+        assert child.data.metrics["epoch"] == trial["epochs"] and child.info.status == "FINISHED"
+    # the runs are rows of PostgreSQL's database, not of a store beside it
+    assert postgres.execute("SELECT count(*) FROM runs WHERE lifecycle_stage = 'active'") == [(4,)]
 
 
 def test_a_server_outage_mid_sweep_loses_nothing_and_sync_is_idempotent(
