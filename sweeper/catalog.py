@@ -7,7 +7,6 @@ import dataclasses
 from typing import Any
 
 from sweeper.models import ENCODERS, FUSIONS, HEADS, STRATEGIES
-from sweeper.models.parts import ONLY
 from sweeper.models.views import VIEW_AGGREGATORS
 from sweeper.registry import Registry
 from sweeper.train import LOSSES, TrainConfig
@@ -18,13 +17,6 @@ SECTIONS = ("fusions", "encoders", "views", "heads", "losses", "training")
 def catalog() -> dict[str, list[dict[str, Any]]]:
     """Per section, one row per name: name, one-line description, hyperparameters with their defaults."""
     fusions = _rows(FUSIONS) + _rows(STRATEGIES, "strategy: ")
-    fusions.append(
-        {
-            "name": f"{ONLY}<modality>",
-            "description": "single-modality baseline: one encoder and the heads",
-            "hyperparameters": {},
-        }
-    )
     encoders = _rows(ENCODERS)
     for row in encoders:
         row["kind"] = getattr(ENCODERS.get(row["name"]).factory, "kind", "")
@@ -62,7 +54,7 @@ def _training() -> list[dict[str, Any]]:
 def _rows(registry: Registry[Any], prefix: str = "") -> list[dict[str, Any]]:
     return [
         {
-            "name": e.name,
+            "name": e.shown_name,
             "description": prefix + e.description + (f" (also named: {', '.join(e.aliases)})" if e.aliases else ""),
             "hyperparameters": e.hyperparameters,
         }

@@ -25,6 +25,13 @@ class Entry(Generic[T]):
     factory: Callable[..., T]
     description: str
     aliases: tuple[str, ...] = ()  # other names users know it by (e.g. a reference system's)
+    # A parametrised entry is named "<name>:<value>" (``only:image``); this names what the value is ("modality").
+    argument: str | None = None
+
+    @property
+    def shown_name(self) -> str:
+        """The name as ``sweeper list`` and messages show it: ``only:<modality>`` for a parametrised entry."""
+        return f"{self.name}:<{self.argument}>" if self.argument else self.name
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -51,16 +58,18 @@ class Registry(Generic[T]):
         self._aliases: dict[str, str] = {}  # alias -> name
 
     def register(
-        self, name: str, description: str, *, aliases: tuple[str, ...] = ()
+        self, name: str, description: str, *, aliases: tuple[str, ...] = (), argument: str | None = None
     ) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator registering ``factory`` under ``name`` (and ``aliases``); a name taken twice raises
-        RegistryError. A registered class gets ``name`` as its class attribute ``name``."""
+        RegistryError. A registered class gets ``name`` as its class attribute ``name``. With ``argument``, the
+        entry is parametrised: it answers to ``<name>:<value>`` (the factory reads the value from the name it is
+        built for), e.g. ``only:image`` with ``argument="modality"``."""
 
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
             for key in (name, *aliases):
                 if key in self:
                     raise RegistryError(f"{self.kind} {key!r} is registered twice")
-            self._entries[name] = Entry(name, factory, description, aliases)
+            self._entries[name] = Entry(name, factory, description, aliases, argument)
             self._aliases.update(dict.fromkeys(aliases, name))
             if isinstance(factory, type):
                 factory.name = name  # type: ignore[attr-defined]  # the key, written once: in messages and in `sweeper list`
@@ -69,10 +78,18 @@ class Registry(Generic[T]):
         return decorator
 
     def get(self, name: str) -> Entry[T]:
-        """The entry of ``name`` or of one of its aliases."""
-        entry = self._entries.get(self._aliases.get(name, name))
+        """The entry of ``name``, of one of its aliases, or the parametrised entry ``name`` is a value of."""
+        entry = self._find(name)
         if entry is None:
             raise RegistryError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names(aliases=True))}")
+        return entry
+
+    def _find(self, name: str) -> Entry[T] | None:
+        entry = self._entries.get(self._aliases.get(name, name))
+        if entry is None and isinstance(name, str) and ":" in name:
+            base, _, value = name.partition(":")
+            parametrised = self._entries.get(base)
+            entry = parametrised if parametrised is not None and parametrised.argument and value else None
         return entry
 
     def create(self, name: str, /, *args: Any, **kwargs: Any) -> T:
@@ -84,10 +101,11 @@ class Registry(Generic[T]):
         return factory(*args, **kept)
 
     def names(self, *, aliases: bool = False) -> list[str]:
-        return sorted([*self._entries, *(self._aliases if aliases else ())])
+        """Every name as written in YAML; a parametrised entry as ``<name>:<argument>``."""
+        return sorted([*(e.shown_name for e in self._entries.values()), *(self._aliases if aliases else ())])
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries or name in self._aliases
+        return isinstance(name, str) and self._find(name) is not None
 
     def __iter__(self) -> Iterator[Entry[T]]:
-        return iter(self._entries[n] for n in self.names())
+        return iter(self._entries[n] for n in sorted(self._entries))

@@ -131,3 +131,20 @@ def test_an_alias_finds_its_entry_and_a_registered_class_knows_its_name() -> Non
     with pytest.raises(RegistryError, match="widget 'cog' is registered twice"):
         widgets.register("other", "takes a taken alias")(lambda: None)
         widgets.register("more", "x", aliases=("cog",))(lambda: None)
+
+
+def test_a_parametrised_entry_answers_to_its_name_with_a_value() -> None:
+    widgets = _widgets()
+
+    @widgets.register("only", "one part", argument="part")
+    def only(name: str) -> str:
+        return name.partition(":")[2]
+
+    assert widgets.get("only:wheel").name == "only" and "only:wheel" in widgets
+    assert widgets.create("only:wheel", "only:wheel") == "wheel"
+    assert (
+        "only" in widgets and "only:" not in widgets and "plain:wheel" not in widgets
+    )  # value needed; plain takes none
+    assert widgets.names() == ["knobbed", "only:<part>", "open", "plain"]  # as a spec writes it
+    with pytest.raises(RegistryError, match="unknown widget 'plain:x'; known: knobbed, only:<part>, open, plain"):
+        widgets.get("plain:x")

@@ -15,7 +15,6 @@ from sweeper.errors import ConfigError, RegistryError
 from sweeper.models.fusion import FUSIONS
 from sweeper.models.layers import count_parameters
 from sweeper.models.parts import (
-    ONLY,
     ModelConfig,
     MultimodalModel,
     build_encoders,
@@ -23,7 +22,7 @@ from sweeper.models.parts import (
     build_heads,
     build_mixer,
 )
-from sweeper.models.strategies import STRATEGIES, UnimodalModel
+from sweeper.models.strategies import STRATEGIES
 
 
 def build_model(spec: DatasetSpec, config: ModelConfig) -> nn.Module:
@@ -31,8 +30,6 @@ def build_model(spec: DatasetSpec, config: ModelConfig) -> nn.Module:
     if not 0.0 <= config.dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), but got dropout={config.dropout}")
     check_fusion_name(config.fusion, spec)
-    if config.fusion.startswith(ONLY):
-        return UnimodalModel(spec, config)
     if config.fusion in STRATEGIES:
         return STRATEGIES.create(config.fusion, spec, config)
     dim = config.hidden_dim
@@ -49,14 +46,17 @@ def build_model(spec: DatasetSpec, config: ModelConfig) -> nn.Module:
 
 def known_fusions(spec: DatasetSpec | None = None) -> list[str]:
     """Every value ``fusion`` may take (for ``spec``'s modalities, if given)."""
-    baselines = [f"{ONLY}{m}" for m in spec.modality_names] if spec else [f"{ONLY}<modality>"]
-    return FUSIONS.names() + STRATEGIES.names() + baselines
+    strategies = []
+    for entry in STRATEGIES:
+        if entry.argument and spec is not None:  # the data says which values there are: only:<each modality>
+            strategies += [f"{entry.name}:{m}" for m in spec.modality_names]
+        else:
+            strategies.append(entry.shown_name)
+    return FUSIONS.names() + strategies
 
 
 def check_fusion_name(name: str, spec: DatasetSpec | None = None) -> None:
-    """Raise RegistryError unless ``name`` is a fusion, a strategy or ``only:<modality>`` (of ``spec``)."""
-    if name in FUSIONS or name in STRATEGIES:
-        return
-    if name.startswith(ONLY) and (spec is None or name.removeprefix(ONLY) in spec.modality_names):
+    """Raise RegistryError unless ``name`` is a fusion or a strategy (``only:<m>`` of a modality of ``spec``)."""
+    if name in FUSIONS or (name in STRATEGIES and (spec is None or name in known_fusions(spec))):
         return
     raise RegistryError(f"unknown fusion {name!r}; known: {', '.join(known_fusions(spec))}")

@@ -111,6 +111,7 @@ class HybridFusionModel(_PerModalityHeads):
         return {task: 0.5 * (head(fused) + late[task]) for task, head in self.fused_heads.items()}
 
 
+@STRATEGIES.register("only", "single-modality baseline: one encoder and the heads", argument="modality")
 class UnimodalModel(_Strategy):
     """``only:<modality>``: one encoder and the task heads; the other modalities are ignored."""
 

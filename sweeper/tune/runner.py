@@ -88,7 +88,9 @@ def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
 
 def prepare_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     """Create an empty sweep folder, removing an earlier sweep there only when ``overwrite``."""
-    check_sweep_dir(sweep_dir, overwrite=overwrite)  # again, right before removing anything: minutes may have passed
+    # Checked here, right before anything is removed, and not earlier in run_sweep: data and Ray take seconds to
+    # minutes, in which the folder may change. `sweeper run` checks it once more before it starts, to fail fast.
+    check_sweep_dir(sweep_dir, overwrite=overwrite)
     if sweep_dir.is_dir():
         shutil.rmtree(sweep_dir)
     sweep_dir.mkdir(parents=True)
@@ -117,7 +119,6 @@ def run_sweep(
     (``SweepInterrupted``); ``resume_sweep`` continues it, as it continues a sweep whose driver was killed.
     """
     sweep_dir = Path(sweep_dir).resolve()
-    check_sweep_dir(sweep_dir, overwrite=overwrite)
     if tracking_uri:
         tracking_uri = check_tracking_uri(tracking_uri)
     if storage:

@@ -8,7 +8,7 @@ from torch import nn
 
 from sweeper.data.dataset import DatasetSpec, ModalitySpec, TaskSpec
 from sweeper.errors import ConfigError
-from sweeper.models import STRATEGIES, ModelConfig, build_model
+from sweeper.models import ModelConfig, build_model, known_fusions
 from sweeper.models.fusion import FUSIONS, Fusion
 from sweeper.models.views import VIEW_AGGREGATORS
 
@@ -170,7 +170,8 @@ MULTI_VIEW_SPEC = DatasetSpec(
     modalities=(ModalitySpec("lesion", "image", (1, 8, 8), views=3), ModalitySpec("history", "tabular", (5,))),
     tasks=(TaskSpec("malignant", 2), TaskSpec("stage", 3)),
 )
-MODELS = [*FUSIONS.names(), *STRATEGIES.names(), "only:lesion"]
+# Every fusion and strategy, and only:lesion (only:history never reads the multi-view modality).
+MODELS = [name for name in known_fusions(MULTI_VIEW_SPEC) if name != "only:history"]
 
 
 def _multi_view_inputs(counts: list[int], views: int = 3) -> dict[str, torch.Tensor]:

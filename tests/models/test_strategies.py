@@ -7,11 +7,11 @@ import torch
 
 from sweeper.data import make_synthetic
 from sweeper.errors import RegistryError
-from sweeper.models import STRATEGIES, ModelConfig, build_model, known_fusions
+from sweeper.models import FUSIONS, ModelConfig, build_model, known_fusions
 
 DATA = make_synthetic(120, seed=1)
 BATCH = next(DATA.batches("train", 16))
-ARCHITECTURES = [*STRATEGIES.names(), *(f"only:{m}" for m in DATA.spec.modality_names)]
+ARCHITECTURES = [name for name in known_fusions(DATA.spec) if name not in FUSIONS]  # strategies, only:<m>
 
 
 def _build(fusion: str, **kwargs: object) -> torch.nn.Module:
