@@ -23,7 +23,7 @@ from sweeper.train.augment import augment
 from sweeper.train.config import TrainConfig
 from sweeper.train.losses import MultiTaskLoss, distillation_loss
 from sweeper.train.metrics import evaluate
-from sweeper.train.optim import build_loss, build_optimizer, build_schedule
+from sweeper.train.optim import build_loss, build_optimizer, build_schedule, parameter_groups
 
 TrainState = dict[str, Any]  # model, optimizer, schedule, loss, RNG states and epoch: all a resume needs
 # report(metrics, state) is called once per epoch. The state's tensors are the live ones (no copy is made, so a
@@ -55,7 +55,7 @@ def fit(
     torch.manual_seed(config.seed)
     model = build_model(data.spec, config.model).to(device)
     criterion = build_loss(data.spec, config).to(device)
-    optimizer = build_optimizer([*model.parameters(), *criterion.parameters()], config)
+    optimizer = build_optimizer(parameter_groups([model, criterion], config.lr), config)
     schedule = build_schedule(optimizer, config)
     generator = torch.Generator().manual_seed(config.seed)
     sizes = {"model/parameters": float(count_parameters(model))}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -36,8 +37,33 @@ def build_loss(spec: DatasetSpec, config: TrainConfig) -> MultiTaskLoss:
     return MultiTaskLoss(losses, config.task_weights, config.task_weighting)
 
 
-def build_optimizer(params: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(params: list[nn.Parameter] | list[dict[str, Any]], config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over ``params``: parameters, or groups (``parameter_groups``) whose own ``lr`` overrides config.lr."""
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def parameter_groups(modules: Sequence[nn.Module], lr: float) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: first every parameter at ``lr``, then one group per learning-rate factor
+    that a submodule asks for in its ``lr_factor`` attribute (a pretrained backbone fine-tuned at lr x 0.1, say).
+
+    Parameters that do not learn (a frozen backbone's) are left out. The first group stays first even when empty,
+    so ``param_groups[0]["lr"]`` is the base rate; a schedule scales every group's rate alike.
+    """
+    factors: dict[int, float] = {}  # id(parameter) -> the factor of the outermost module that sets one
+    for module in modules:
+        for sub in module.modules():
+            factor = getattr(sub, "lr_factor", None)
+            if isinstance(factor, (int, float)) and factor != 1.0:
+                for p in sub.parameters():
+                    factors.setdefault(id(p), float(factor))
+    groups: dict[float, list[nn.Parameter]] = {1.0: []}
+    seen: set[int] = set()
+    for module in modules:
+        for p in module.parameters():
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                groups.setdefault(factors.get(id(p), 1.0), []).append(p)
+    return [{"params": params, "lr": lr * factor, "lr_factor": factor} for factor, params in groups.items()]
 
 
 def build_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:

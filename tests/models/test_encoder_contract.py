@@ -1,7 +1,8 @@
 """The contract every registered encoder keeps; a new encoder is tested here with no edits.
 
 Each encoder declares the modality ``kind`` it reads, and gets inputs of that kind: random floats of the kind's
-shape, or for text random token ids with trailing padding (id 0) and a vocab_size.
+shape, or for text random token ids with trailing padding (id 0) and a vocab_size. An encoder that needs an optional
+package (``requires``: timm, monai) is skipped where that package does not import (see backbone_packages).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from backbone_packages import require
 from torch import Tensor, nn
 
 from sweeper.data.dataset import MODALITY_KINDS
@@ -61,6 +63,7 @@ CASES = [pytest.param(name, {}, _shape(name), id=name) for name in ENCODERS.name
 
 @pytest.mark.parametrize(("name", "hyperparameters", "shape"), CASES)
 def test_encoder_contract(name: str, hyperparameters: dict[str, Any], shape: tuple[int, ...]) -> None:
+    require(*_encoder_class(name).requires)
     torch.manual_seed(0)
     encoder = ENCODERS.create(name, shape, OUTPUT_DIM, vocab_size=VOCAB, **hyperparameters)
     x = sample_input(encoder.kind, shape)
@@ -102,6 +105,7 @@ def test_encoder_rejects_a_shape_of_the_wrong_rank(name: str) -> None:
 def test_encoder_hyperparameters_have_defaults_and_are_honoured(name: str) -> None:
     entry = ENCODERS.get(name)
     assert entry.description and "depth" in entry.hyperparameters
+    require(*_encoder_class(name).requires)
     shape = _shape(name)
     shallow = ENCODERS.create(name, shape, OUTPUT_DIM, vocab_size=VOCAB, depth=1).num_parameters()
     deep = ENCODERS.create(name, shape, OUTPUT_DIM, vocab_size=VOCAB, depth=3).num_parameters()

@@ -18,14 +18,17 @@ DEFAULT_ENCODERS: dict[str, str] = {
 }
 
 # Imported for their registration side effect; they need ENCODERS above. liquid (ltc, cfc) and spiking are
-# optional plug-ins that register only when their package is installed (pip install 'sweeper[plugins]').
+# optional plug-ins that register only when their package is installed (pip install 'sweeper[plugins]'). timm and
+# monai are always registered and import their package only when built (a one-line error says how to install it).
 from sweeper.models.encoders import liquid, spiking  # noqa: E402, F401
 from sweeper.models.encoders.features import ProjectionEncoder  # noqa: E402
 from sweeper.models.encoders.image import CNN2dEncoder  # noqa: E402
+from sweeper.models.encoders.image_backbone import TimmEncoder  # noqa: E402
 from sweeper.models.encoders.signal import CNN1dEncoder  # noqa: E402
 from sweeper.models.encoders.tabular import MLPEncoder  # noqa: E402
 from sweeper.models.encoders.text import TextTransformerEncoder  # noqa: E402
 from sweeper.models.encoders.volume import CNN3dEncoder  # noqa: E402
+from sweeper.models.encoders.volume_backbone import MonaiEncoder  # noqa: E402
 
 __all__ = [
     "DEFAULT_ENCODERS",
@@ -35,6 +38,8 @@ __all__ = [
     "CNN3dEncoder",
     "Encoder",
     "MLPEncoder",
+    "MonaiEncoder",
     "ProjectionEncoder",
     "TextTransformerEncoder",
+    "TimmEncoder",
 ]

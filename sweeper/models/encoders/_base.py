@@ -27,6 +27,7 @@ class Encoder(nn.Module, ABC):
     kind: ClassVar[str]  # the modality kind it reads, one of data.dataset.MODALITY_KINDS ("image", "text", ...)
     input_ndim: ClassVar[int]  # number of per-sample dimensions it reads
     layout: ClassVar[str]  # what those dimensions are, for messages: "(C, H, W)"
+    requires: ClassVar[tuple[str, ...]] = ()  # optional packages it imports when built (timm, monai)
 
     def __init__(self, input_shape: tuple[int, ...], output_dim: int) -> None:
         super().__init__()
