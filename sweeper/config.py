@@ -18,13 +18,13 @@ from pydantic import Field, TypeAdapter, ValidationError, field_validator, model
 from sweeper.data import MultimodalDataset, make_synthetic
 from sweeper.data.dataset import DatasetSpec
 from sweeper.data.manifest import ManifestSection, load_manifest, resolve_paths
-from sweeper.data.manifest import first_error as manifest_first_error
+from sweeper.data.manifest import section as manifest_section
 from sweeper.errors import ConfigError, RegistryError
 from sweeper.models import ENCODERS, FUSIONS, HEADS, ModelConfig, check_fusion_name
 from sweeper.models.parts import build_encoders, build_fusion, fusion_options
 from sweeper.models.views import VIEW_AGGREGATORS
 from sweeper.params import ChoiceParam, FixedParam, Param, Scalar
-from sweeper.schema import StrictModel
+from sweeper.schema import StrictModel, Union, first_error
 from sweeper.train import LOSSES, TrainConfig
 from sweeper.train.optim import build_loss
 
@@ -418,32 +418,17 @@ def _check_registry_names(config: TrainConfig) -> None:
             )
 
 
-_PARAM_TYPES = ("choice", "int", "float", "fixed")
+_UNIONS = (
+    Union("type", "parameter type", ("choice", "int", "float", "fixed"), at=("parameters.*",)),
+    Union("source", "data source", ("synthetic", "manifest"), at=("data",)),
+    *(union.under("data") for union in manifest_section.UNIONS),
+)
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    msg = err["msg"].removeprefix("Value error, ")
-    parts = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
-    if parts[:2] == ["data", "manifest"]:  # the user's own data: its section knows its union tags
-        loc, message = manifest_first_error(exc)
-        return f"{loc}: {message}"
-    if parts[:2] == ["data", "synthetic"]:
-        del parts[1]  # the data union's tag
-    if len(parts) > 2 and parts[0] == "parameters" and parts[2] in _PARAM_TYPES:
-        del parts[2]  # the union's tag, which the user did not write as a key
-    if parts[-1:] == ["[key]"]:  # a mapping key of the wrong type, e.g. `1:` under parameters
-        where = ".".join(parts[:-2])
-        return f"{where}: key {err['input']!r} is {type(err['input']).__name__}; expected a name (a string)"
-    loc = ".".join(parts)
-    if err["type"] == "union_tag_not_found":
-        return f"{loc}: 'type' is missing; allowed types: {', '.join(_PARAM_TYPES)}"
-    if err["type"] == "union_tag_invalid":
-        tag = err.get("ctx", {}).get("tag", "")
-        return f"{loc}.type: unknown parameter type {tag!r}; allowed: {', '.join(_PARAM_TYPES)}"
-    # A missing key's input is the mapping that lacks it, possibly the whole spec: not worth repeating.
-    given = "" if err["type"] in ("value_error", "missing") else f" (got {err.get('input')!r})"
-    return f"{loc}: {msg}{given}" if loc else f"{msg}{given}"
+    """The first error of validating a spec (or a trial's model or train section) as one line, "where: what"."""
+    loc, message = first_error(exc, _UNIONS, manifest_section.INPUTS)
+    return f"{loc}: {message}" if loc else message
 
 
 def parse_spec(data: Any, source: str = "<spec>") -> SweepSpec:

@@ -13,6 +13,7 @@ import yaml
 from sweeper.config import DataSection, FixedParam, build_dataset, load_spec, parse_spec
 from sweeper.errors import ConfigError, SweeperError
 from sweeper.models import FUSIONS
+from sweeper.testing import TINY
 
 DEMO = Path(__file__).resolve().parents[1] / "search_spaces" / "demo.yaml"
 DEMO_DATA: dict[str, Any] = yaml.safe_load(DEMO.read_text())
@@ -321,3 +322,10 @@ def test_view_aggregation_is_searchable_and_needs_a_multi_view_modality() -> Non
     )
     with pytest.raises(ConfigError, match=r"^parameters.view_aggregation: applies to multi-view modalities, but none"):
         spec.check_dataset(make_synthetic(100).spec)  # image, tabular, signal: one view each
+
+
+def test_an_unknown_data_source_names_the_data_sources() -> None:
+    # The data section is a union tagged by `source`: its message is about sources, not parameter types.
+    expected = r"^s: data.source: unknown data source 'bogus'; allowed: synthetic, manifest$"
+    with pytest.raises(ConfigError, match=expected):
+        parse_spec({**TINY, "data": {"source": "bogus"}}, "s")

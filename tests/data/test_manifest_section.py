@@ -14,11 +14,12 @@ from sweeper.data.manifest import (
     RandomSplit,
     StratifiedSplit,
     TabularModality,
-    first_error,
     parse_manifest_section,
     resolve_paths,
 )
+from sweeper.data.manifest.section import UNIONS
 from sweeper.errors import ConfigError
+from sweeper.schema import Union, first_error
 
 BASE: dict[str, Any] = {
     "path": "data/wounds.parquet",
@@ -176,7 +177,7 @@ def test_resolve_paths_makes_a_relative_path_absolute_against_the_spec_folder(tm
     assert resolve_paths(absolute, tmp_path).path == "/srv/data/m.parquet"
 
 
-def test_first_error_drops_the_manifest_tag_of_an_enclosing_union() -> None:
+def test_first_error_drops_the_tags_of_an_enclosing_union_and_of_the_sections_own() -> None:
     class Other(BaseModel):
         source: Literal["synthetic"]
 
@@ -186,5 +187,7 @@ def test_first_error_drops_the_manifest_tag_of_an_enclosing_union() -> None:
     modality = {"kind": "image", "column": "p", "size": [8]}
     with pytest.raises(ValidationError) as info:
         Spec.model_validate({"data": {**BASE, "source": "manifest", "modalities": {"photo": modality}}})
-    loc, message = first_error(info.value)
+    data_union = Union("source", "data source", ("synthetic", "manifest"), at=("data",))
+    unions = (data_union, *(union.under("data") for union in UNIONS))
+    loc, message = first_error(info.value, unions)
     assert (loc, message) == ("data.modalities.photo.size", "expected [H, W] (2 positive integers), got [8]")

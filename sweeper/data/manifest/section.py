@@ -20,7 +20,8 @@ from pydantic import (
 )
 
 from sweeper.errors import ConfigError
-from sweeper.schema import StrictModel
+from sweeper.schema import StrictModel, Union
+from sweeper.schema import first_error as schema_first_error
 
 # Modality and task names end up in metric keys such as val/<task>/acc.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -243,31 +244,14 @@ def parse_manifest_section(data: Any, source: str = "data") -> ManifestSection:
         raise ConfigError(f"{source}.{loc}: {message}" if loc else f"{source}: {message}") from None
 
 
-def first_error(exc: ValidationError) -> tuple[str, str]:
-    """The first error's location and message, without the union tags pydantic puts into the location.
+# The manifest section's tagged unions, and what a bad split shows of its input (the value of 'by').
+UNIONS = (
+    Union("kind", "kind", tuple(MODALITY_OPTIONS), at=("modalities.*",)),
+    Union("by", "split", SPLIT_KINDS, at=("split",)),
+)
+INPUTS = {"split_by": _split_tag}
 
-    ``exc`` may come from a ``ManifestSection`` or from a model holding one as the union member tagged 'manifest'
-    (e.g. a spec's ``data``): that tag is dropped too, so the location reads as the user wrote the keys.
-    """
-    err = exc.errors()[0]
-    parts = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
-    head: list[str] = []
-    if "manifest" in parts[:2]:
-        cut = parts.index("manifest")
-        head, parts = parts[:cut], parts[cut + 1 :]
-    if parts[:1] == ["split"] and len(parts) > 1 and parts[1] in SPLIT_KINDS:
-        del parts[1]
-    if parts[:1] == ["modalities"] and len(parts) > 2 and parts[2] in MODALITY_OPTIONS:
-        del parts[2]
-    loc = ".".join(head + parts)
-    kinds = ", ".join(MODALITY_OPTIONS)
-    if err["type"] == "union_tag_not_found":
-        return loc, f"'kind' is missing; allowed kinds: {kinds}"
-    if err["type"] == "union_tag_invalid":
-        return f"{loc}.kind", f"unknown kind {err.get('ctx', {}).get('tag', '')!r}; allowed: {kinds}"
-    if err["type"] == "split_by":
-        return loc, f"{err['msg']} (got {_split_tag(err.get('input'))!r})"
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] not in ("value_error", "missing"):
-        message += f" (got {err.get('input')!r})"
-    return loc, message
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """The first error of validating a manifest section as (where, what)."""
+    return schema_first_error(exc, UNIONS, INPUTS)
