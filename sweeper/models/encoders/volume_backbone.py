@@ -56,7 +56,7 @@ class MonaiEncoder(BackboneEncoder):
         stem_stride: int = 1,
     ) -> None:
         require_positive("stem_stride", stem_stride)
-        self.stem_stride = stem_stride
+        self.stem_stride = stem_stride  # set first: the base class's __init__ calls build_backbone, which reads it
         super().__init__(
             input_shape, output_dim, model=model, pretrained=pretrained, freeze=freeze, lr_factor=lr_factor, depth=depth
         )
