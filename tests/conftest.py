@@ -1,26 +1,20 @@
-"""Shared fixtures: one local Ray for the whole session, and one real tiny sweep that several tests inspect."""
+"""Shared fixtures: one local Ray for the whole session, and one real tiny sweep that several tests inspect.
+
+Helpers (ports, process groups, the tiny spec) are in ``sweeper.testing``, not here: tests import them from there."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sweeper.config import SweepSpec, parse_spec
-from sweeper.testing import TINY
+from sweeper.testing import tiny_spec
 
 # Prepared datasets are cached by content; the tests keep theirs out of the user's cache folder.
 os.environ.setdefault("SWEEPER_CACHE_DIR", tempfile.mkdtemp(prefix="sweeper-test-cache-"))
-
-NO_CONFIRM: dict[str, Any] = {"enabled": False}  # for tests of the search stage alone
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,39 +22,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"ray_session", "tiny_sweep", "mlflow_server"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (once this returns)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def stop_process_group(proc: subprocess.Popen) -> None:
-    """Stop a process started with start_new_session=True and every process it started (servers, workers)."""
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group did not stop on SIGTERM
-
-
-def need(found: object, package: str, what: str) -> None:
-    """Skip a test when ``package`` (which provides ``what``) is missing; in CI (CI=true), which installs every
-    package the tests use, fail instead, so that a test never goes quietly untested there."""
-    if found:
-        return
-    message = f"needs the {package} package ({what})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}, which CI installs (.ci/run)")
-    pytest.skip(message)
-
-
-def tiny_spec(**overrides: Any) -> SweepSpec:
-    """The tiny sweep spec, with top-level sections replaced by ``overrides``."""
-    return parse_spec({**TINY, **overrides}, "tiny")
 
 
 @pytest.fixture(scope="session")

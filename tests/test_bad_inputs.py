@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import TINY, free_port
 from typer.testing import CliRunner
 
 from sweeper.cli import app
@@ -23,6 +22,7 @@ from sweeper.config import SEARCHABLE
 from sweeper.data.synthetic import scenario_names
 from sweeper.models import ENCODERS
 from sweeper.models.build import known_fusions
+from sweeper.testing import TINY, free_port
 
 runner = CliRunner()
 Setup = Callable[[Path], None]

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, free_port, stop_process_group
 from typer.testing import CliRunner
 
 from sweeper.cli import app
+from sweeper.testing import TINY, free_port, stop_process_group
 
 runner = CliRunner()
 DEMO = str(Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml")

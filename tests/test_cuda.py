@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import NO_CONFIRM, tiny_spec
 
 from sweeper.data import make_synthetic
 from sweeper.models import ModelConfig, build_model
+from sweeper.testing import NO_CONFIRM, tiny_spec
 from sweeper.train import TrainConfig, fit
 from sweeper.train.loop import _train_epoch
 from sweeper.train.optim import build_loss, build_optimizer

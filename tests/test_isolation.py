@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import NO_CONFIRM, TINY
 
 from sweeper.errors import SweepError
+from sweeper.testing import NO_CONFIRM, TINY
 from sweeper.tracking import read_epochs
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY
 from mlflow.tracking import MlflowClient
 
 from sweeper.errors import SweepError
 from sweeper.local_cluster import LocalCluster
+from sweeper.testing import TINY
 from sweeper.tracking import read_epochs, read_trials
 from sweeper.tracking.sync import read_tracking
 from sweeper.tune.audit import audit_sweep

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY
 
 from sweeper.local_cluster import LocalCluster
+from sweeper.testing import TINY
 from sweeper.tracking import read_trials
 
 pytestmark = pytest.mark.slow

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import torch
 from backbone_packages import require
-from conftest import NO_CONFIRM, tiny_spec
 from torch import nn
 
 from sweeper.data import make_synthetic
 from sweeper.errors import ConfigError
 from sweeper.models import ModelConfig, build_model
 from sweeper.models.encoders import ENCODERS
+from sweeper.testing import NO_CONFIRM, tiny_spec
 from sweeper.train import TrainConfig, fit
 from sweeper.train.optim import build_optimizer, parameter_groups
 

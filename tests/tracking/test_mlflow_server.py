@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NO_CONFIRM, free_port, need, stop_process_group, tiny_spec
 from mlflow.tracking import MlflowClient
 
 from sweeper.errors import SweepError
 from sweeper.recommend import recommend
+from sweeper.testing import NO_CONFIRM, free_port, need, stop_process_group, tiny_spec
 from sweeper.tracking import read_trials
 from sweeper.tracking.sync import sync_sweep
 from sweeper.tune import run_sweep

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port, need, stop_process_group
 from mlflow.tracking import MlflowClient
 
+from sweeper.testing import free_port, need, stop_process_group
 from sweeper.tracking import read_trials
 from sweeper.tracking.sync import read_tracking
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY
 
 from sweeper.config import parse_spec
 from sweeper.data import make_synthetic
 from sweeper.errors import ConfigError
 from sweeper.models import ModelConfig
+from sweeper.testing import TINY
 from sweeper.train import TrainConfig, fit
 from sweeper.train.augment import augment
 

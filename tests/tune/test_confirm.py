@@ -9,13 +9,13 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 import yaml
-from conftest import TINY
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sweeper.cli import app
 from sweeper.config import parse_spec
 from sweeper.recommend import stats
+from sweeper.testing import TINY
 from sweeper.tracking import default_tracking_uri, read_trials
 from sweeper.tracking.predictions import PREDICTIONS_DIR, read_predictions
 from sweeper.tune.confirm import select_candidates

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_spec
 
 from sweeper.config import parse_spec
 from sweeper.data import make_synthetic
@@ -15,7 +14,7 @@ from sweeper.errors import ConfigError
 from sweeper.models import ModelConfig
 from sweeper.recommend import recommend
 from sweeper.recommend.report import write_report
-from sweeper.testing import TINY
+from sweeper.testing import TINY, tiny_spec
 from sweeper.train import TrainConfig, fit
 from sweeper.train.losses import distillation_loss
 from sweeper.tune import run_sweep

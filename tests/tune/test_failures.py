@@ -8,12 +8,12 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import NO_CONFIRM, tiny_spec
 from mlflow.tracking import MlflowClient
 
 from sweeper.config import SweepSpec
 from sweeper.errors import SweepError
 from sweeper.params import FixedParam
+from sweeper.testing import NO_CONFIRM, tiny_spec
 from sweeper.tracking import default_tracking_uri, read_trials
 from sweeper.tune import run_sweep
 from sweeper.tune.runner import OPTUNA_DB

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import NO_CONFIRM, TINY
 from mlflow.tracking import MlflowClient
 
 from sweeper.errors import SweepError
+from sweeper.testing import NO_CONFIRM, TINY
 from sweeper.tracking import read_trials
 from sweeper.tracking.sync import read_tracking
 from sweeper.tune.audit import audit_sweep

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
-from conftest import tiny_spec
 
+from sweeper.testing import tiny_spec
 from sweeper.tune.scheduler import ResumableASHA
 from sweeper.tune.searcher import PruningAwareOptunaSearch, fail_orphans
 from sweeper.tune.space import define_by_run

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import NO_CONFIRM, TINY, free_port, stop_process_group
 from typer.testing import CliRunner
 
 from sweeper.cli import app
 from sweeper.errors import SweepError
+from sweeper.testing import NO_CONFIRM, TINY, free_port, stop_process_group
 from sweeper.tracking import read_trials
 from sweeper.tune.audit import audit_sweep
 

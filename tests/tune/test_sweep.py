@@ -6,9 +6,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import TINY
 from mlflow.tracking import MlflowClient
 
+from sweeper.testing import TINY
 from sweeper.tracking import default_tracking_uri, read_epochs, read_trials
 from sweeper.tune.runner import OPTUNA_DB
 
@@ -104,9 +104,8 @@ def test_each_trial_left_a_checkpoint(tiny_sweep: Path) -> None:
 
 
 def test_sweep_folder_is_refused_twice_without_overwrite(tiny_sweep: Path) -> None:
-    from conftest import tiny_spec
-
     from sweeper.errors import SweepError
+    from sweeper.testing import tiny_spec
     from sweeper.tune import run_sweep
 
     with pytest.raises(SweepError, match="already holds a sweep; pass --overwrite"):
