@@ -87,22 +87,28 @@ class RowReader:
         cells = table.column(modality.name).to_pylist()
         if modality.kind == "text":
             return self.tokenizers[modality.name].encode([str(c) for c in cells], modality.shape[0])
-        size = int(np.prod(modality.shape))
+        size, shape = int(np.prod(modality.shape)), "x".join(map(str, modality.shape))
+        views = max(modality.views, 1)  # a multi-view cell holds 1 to `views` samples of the shape, one after another
         rows = []
         for row, cell in enumerate(cells):
-            values = np.asarray(cell, dtype=np.float32)
-            if values.size != size:
-                shape = "x".join(map(str, modality.shape))
-                problem = f"{values.size} values; expected {size}, the {modality.kind} shape {shape}"
+            values = np.asarray(cell, dtype=np.float32).reshape(-1)
+            if values.size % size or not 0 < values.size // size <= views:
+                expected = f"{size}" if not modality.views else f"1 to {views} times {size}"
+                problem = f"{values.size} values; expected {expected}, the {modality.kind} shape {shape}"
                 raise column_error(modality.name, problem, row)
-            rows.append(values.reshape(modality.shape))
-        return torch.from_numpy(np.stack(rows))  # (N, *shape)
+            if not modality.views:
+                rows.append(values.reshape(modality.shape))
+                continue
+            padded = np.full((views, size), np.nan, dtype=np.float32)  # missing views are NaN, as the loaders pad
+            padded[: values.size // size] = values.reshape(-1, size)
+            rows.append(padded.reshape(views, *modality.shape))
+        return torch.from_numpy(np.stack(rows))  # (N, *shape) or (N, V, *shape)
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "format": _FORMAT,
-                "modalities": [[m.name, m.kind, list(m.shape), m.vocab_size] for m in self.spec.modalities],
+                "modalities": [[m.name, m.kind, list(m.shape), m.vocab_size, m.views] for m in self.spec.modalities],
                 "tasks": [[t.name, t.num_classes] for t in self.spec.tasks],
                 "classes": self.classes,
                 "section": self.section.model_dump(mode="json") if self.section else None,
@@ -117,7 +123,7 @@ class RowReader:
         if data.get("format") != _FORMAT:
             raise DataError(f"row reader format {data.get('format')!r} is not known; expected {_FORMAT!r}")
         spec = DatasetSpec(
-            modalities=tuple(ModalitySpec(n, k, tuple(s), v) for n, k, s, v in data["modalities"]),
+            modalities=tuple(ModalitySpec(n, k, tuple(s), v, views) for n, k, s, v, views in data["modalities"]),
             tasks=tuple(TaskSpec(n, c) for n, c in data["tasks"]),
         )
         section = ManifestSection.model_validate(data["section"]) if data["section"] else None
@@ -139,6 +145,7 @@ def sample_rows(dataset: MultimodalDataset, reader: RowReader, rows: Tensor) -> 
         if m.kind == "text":
             tokenizer = dataset.tokenizers[m.name]
             columns[m.name] = [" ".join(tokenizer.decode([i for i in ids if i])) for ids in values.tolist()]
-        else:
-            columns[m.name] = values.reshape(len(index), -1).tolist()
+        else:  # a multi-view sample's padded (NaN) views are left out
+            flat = values.reshape(len(index), -1).numpy()
+            columns[m.name] = [sample[~np.isnan(sample)].tolist() for sample in flat]
     return pa.table(columns), Path.cwd()
