@@ -296,6 +296,8 @@ def parent_run(
     from mlflow.entities import Param
     from mlflow.exceptions import MlflowException
 
+    from sweeper.tracking.runs_view import save_runs_view
+
     info = write_tracking(sweep_dir)  # makes sure the sweep has an id
     experiment_id = sweep_experiment(client, sweep_dir, sweep, tracking_uri)
     saved = info.get("parent_run_id") if info.get("tracking_uri") == tracking_uri else None
@@ -318,6 +320,7 @@ def parent_run(
         )
         parent_id, created = str(parent.info.run_id), True
         client.log_batch(parent_id, params=[Param(k, str(v)) for k, v in sweep_params.items()])
+        save_runs_view(client, client.get_run(parent_id))  # in every store, a team server's too, not only by `ui`
         if Path(spec_file).is_file():
             client.log_artifact(parent_id, str(spec_file))
     if info.get("tracking_uri") in (None, tracking_uri):  # the sweep's own store; a published copy is found by tag

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from sweeper.errors import SweepError
 from sweeper.recommend import recommend
 from sweeper.testing import NO_CONFIRM, free_port, need, stop_process_group, tiny_spec
 from sweeper.tracking import read_trials
+from sweeper.tracking.runs_view import VIEW_ID
 from sweeper.tracking.sync import sync_sweep
 from sweeper.tune import run_sweep
 from sweeper.tune.audit import audit_sweep
@@ -192,6 +194,8 @@ def test_sweep_logs_to_a_tracking_server(ray_session: None, mlflow_server: Mlflo
     confirm = next(r for r in children if r.data.tags.get("sweeper.stage") == "confirm")
     assert "predictions.parquet" in [a.path for a in client.list_artifacts(confirm.info.run_id)]
     assert "spec.yaml" in [a.path for a in client.list_artifacts(parent.info.run_id)]  # uploaded through the server
+    view = json.loads(experiment.tags[f"mlflow.sharedViewState.{VIEW_ID}"])  # the team sees the trials' table too
+    assert json.loads(view["state"])["orderByKey"] == f"metrics.`{parent.data.params['objective']}`"
     served = recommend(tmp_path / "served", source="mlflow", tracking_uri=uri)
     assert served.default_fusion == recommend(tmp_path / "served").default_fusion
 
