@@ -24,7 +24,7 @@ from sweeper.models import ENCODERS, FUSIONS, HEADS, ModelConfig, check_fusion_n
 from sweeper.models.parts import build_encoders, build_fusion, fusion_options
 from sweeper.models.views import VIEW_AGGREGATORS
 from sweeper.params import ChoiceParam, FixedParam, Param, Scalar
-from sweeper.schema import StrictModel, Union, first_error
+from sweeper.schema import StrictModel, Union, first_error, parse_mapping
 from sweeper.train import LOSSES, TrainConfig
 from sweeper.train.optim import build_loss
 
@@ -433,12 +433,9 @@ def _first_error(exc: ValidationError) -> str:
 
 def parse_spec(data: Any, source: str = "<spec>") -> SweepSpec:
     """Validate an already-parsed YAML document; every problem is one ConfigError line."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: a sweep spec must be a YAML mapping, but got {type(data).__name__}")
-    try:
-        return SweepSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+    return parse_mapping(
+        SweepSpec, data, source, _UNIONS, manifest_section.INPUTS, what="a sweep spec must be a YAML mapping"
+    )
 
 
 def load_spec(path: str | Path) -> SweepSpec:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from sweeper.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
@@ -68,6 +72,29 @@ def first_error(
         shown = (inputs or {}).get(err["type"], lambda value: value)(err.get("input"))
         message += f" (got {shown!r})"
     return ".".join(parts), message
+
+
+def parse_mapping(
+    model: type[M],
+    data: Any,
+    source: str,
+    unions: Sequence[Union],
+    inputs: Mapping[str, Callable[[Any], Any]] | None = None,
+    *,
+    what: str,
+    key_path: bool = False,
+) -> M:
+    """``data`` validated as ``model`` (``what`` says what it must be: "a sweep spec must be a YAML mapping");
+    every problem is one ConfigError line that starts with ``source``: a file
+    ("s.yaml: parameters.lr: ...") or, with ``key_path``, the key the mapping sits under ("data.split: ...")."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {what}, but got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        loc, message = first_error(exc, unions, inputs)
+        where = f"{source}.{loc}" if key_path and loc else f"{source}: {loc}" if loc else source
+        raise ConfigError(f"{where}: {message}") from None
 
 
 def _written(location: tuple[int | str, ...], unions: Sequence[Union]) -> list[str]:

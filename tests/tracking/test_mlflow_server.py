@@ -62,6 +62,17 @@ class MlflowServer:
             stop_process_group(self.proc)
             self.proc = None
 
+    def runs(self, experiment: str) -> list[Any]:
+        """Every run of ``experiment``, as a client of this server reads them."""
+        return experiment_runs(self.uri, experiment)
+
+
+def experiment_runs(uri: str, name: str) -> list[Any]:
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    assert experiment is not None, f"no experiment {name!r} in {uri}"
+    return list(client.search_runs([experiment.experiment_id]))
+
 
 class Postgres:
     """A throwaway PostgreSQL on loopback, as a team's MLflow server would use: initdb in ``folder``, the server in a
@@ -211,10 +222,7 @@ def test_a_sweep_logs_to_a_team_server_backed_by_postgresql(
         budget = {"num_samples": 3, "max_epochs": 2, "grace_period": 1, "max_concurrent": 2}
         spec = tiny_spec(name="team", budget=budget, confirm=NO_CONFIRM)
         run_sweep(spec, tmp_path / "team", tracking_uri=server.uri, quiet=True)
-        client = MlflowClient(server.uri)
-        experiment = client.get_experiment_by_name("team")
-        assert experiment is not None
-        runs = client.search_runs([experiment.experiment_id])
+        runs = server.runs("team")
     finally:
         server.stop()
 
@@ -276,10 +284,7 @@ def test_a_server_outage_mid_sweep_loses_nothing_and_sync_is_idempotent(
     try:
         published = sync_sweep(sweep, team.uri)  # a sweep run on a laptop, published to a team server
         again = sync_sweep(sweep, team.uri)
-        client = MlflowClient(team.uri)
-        experiment = client.get_experiment_by_name("outage")
-        assert experiment is not None
-        runs = client.search_runs([experiment.experiment_id])
+        runs = team.runs("outage")
     finally:
         team.stop()
     assert published.created == 12 and published.epochs == sum(r["epochs"] for r in rows)

@@ -19,7 +19,6 @@ from sweeper.data.manifest.section import (
     TaskColumn,
     TextModality,
     VolumeModality,
-    first_error,
     parse_manifest_section,
     resolve_paths,
 )
@@ -38,7 +37,6 @@ __all__ = [
     "TextModality",
     "VolumeModality",
     "default_cache_dir",
-    "first_error",
     "load_manifest",
     "parse_manifest_section",
     "resolve_paths",

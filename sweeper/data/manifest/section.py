@@ -14,14 +14,11 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from sweeper.errors import ConfigError
-from sweeper.schema import StrictModel, Union
-from sweeper.schema import first_error as schema_first_error
+from sweeper.schema import StrictModel, Union, parse_mapping
 
 # Modality and task names end up in metric keys such as val/<task>/acc.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -235,13 +232,8 @@ def resolve_paths(section: ManifestSection, base_dir: str | Path) -> ManifestSec
 
 def parse_manifest_section(data: Any, source: str = "data") -> ManifestSection:
     """Validate a parsed ``data`` mapping; every problem is one ``ConfigError`` line prefixed by ``source``."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: a manifest data section must be a mapping, but got {type(data).__name__}")
-    try:
-        return ManifestSection.model_validate(data)
-    except ValidationError as exc:
-        loc, message = first_error(exc)
-        raise ConfigError(f"{source}.{loc}: {message}" if loc else f"{source}: {message}") from None
+    what = "a manifest data section must be a mapping"
+    return parse_mapping(ManifestSection, data, source, UNIONS, INPUTS, what=what, key_path=True)
 
 
 # The manifest section's tagged unions, and what a bad split shows of its input (the value of 'by').
@@ -250,8 +242,3 @@ UNIONS = (
     Union("by", "split", SPLIT_KINDS, at=("split",)),
 )
 INPUTS = {"split_by": _split_tag}
-
-
-def first_error(exc: ValidationError) -> tuple[str, str]:
-    """The first error of validating a manifest section as (where, what)."""
-    return schema_first_error(exc, UNIONS, INPUTS)
