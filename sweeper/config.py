@@ -31,7 +31,13 @@ from sweeper.train.optim import build_loss
 # A fusion's own hyperparameters (sketch_dim, conditioner, gate, ...) are written like model keys; they reach the
 # fusion through ModelConfig.fusion_options.
 FUSION_OPTIONS = tuple(sorted(fusion_options()))
-MODEL_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "fusion_options") + FUSION_OPTIONS
+# YAML names kept for fields renamed in the code: `head` is ModelConfig.task_head (`heads` are attention heads).
+MODEL_ALIASES = {"head": "task_head"}
+MODEL_KEYS = (
+    tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "fusion_options")
+    + tuple(MODEL_ALIASES)
+    + FUSION_OPTIONS
+)
 TRAIN_KEYS = tuple(
     f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("model", "objective", "max_epochs")
 )
@@ -44,6 +50,7 @@ SEARCHABLE = (
         for f in dataclasses.fields(cls)
         if f.name in MODEL_KEYS + TRAIN_KEYS and f.default_factory is dataclasses.MISSING
     )
+    + tuple(MODEL_ALIASES)
     + FUSION_OPTIONS
 )
 
@@ -321,6 +328,7 @@ class SweepSpec(StrictModel):
     def trial_config(self, params: dict[str, Any]) -> TrainConfig:
         """The TrainConfig for one trial: ``model``/``train`` defaults overridden by the sampled ``params``."""
         model = {**self.model, **{k: v for k, v in params.items() if k in MODEL_KEYS}}
+        model = {MODEL_ALIASES.get(k, k): v for k, v in model.items()}
         model["fusion_options"] = {k: model.pop(k) for k in FUSION_OPTIONS if k in model}
         train = {**self.train, **{k: v for k, v in params.items() if k in TRAIN_KEYS}}
         train |= {"max_epochs": self.budget.max_epochs, "objective": self.objective.metric}
@@ -394,7 +402,7 @@ def _check_registry_names(config: TrainConfig) -> None:
     try:
         check_fusion_name(config.model.fusion)
         FUSIONS.get(config.model.base_fusion)
-        HEADS.get(config.model.head)
+        HEADS.get(config.model.task_head)
         VIEW_AGGREGATORS.get(config.model.view_aggregation)
         for loss in (config.loss, *config.task_losses.values()):
             LOSSES.get(loss)

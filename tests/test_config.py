@@ -329,3 +329,12 @@ def test_an_unknown_data_source_names_the_data_sources() -> None:
     expected = r"^s: data.source: unknown data source 'bogus'; allowed: synthetic, manifest$"
     with pytest.raises(ConfigError, match=expected):
         parse_spec({**TINY, "data": {"source": "bogus"}}, "s")
+
+
+@pytest.mark.parametrize("key", ["task_head", "head"])  # head: the YAML name from before the rename
+def test_the_task_head_is_named_task_head_or_head(key: str) -> None:
+    spec = parse_spec({**TINY, "model": {"hidden_dim": 8, key: "mlp"}}, "s")
+    assert spec.trial_config(spec.default_point()).model.task_head == "mlp"
+    searched = {**TINY["parameters"], key: {"type": "choice", "values": ["linear", "mlp"]}}
+    spec = parse_spec({**TINY, "parameters": searched}, "s")
+    assert spec.trial_config({**spec.default_point(), key: "mlp"}).model.task_head == "mlp"

@@ -35,7 +35,7 @@ class ModelConfig:
     dropout: float = 0.1  # dropout on the fused representation
     modality_dropout: float = 0.0  # probability of dropping a whole modality per sample while training
     modality_scales: bool = False  # learnable per-channel scale of each modality's features
-    head: str = "linear"  # HEADS key, one head per task
+    task_head: str = "linear"  # HEADS key: the head on each task (YAML also: head)
     view_aggregation: str = "mean"  # VIEW_AGGREGATORS key: how a multi-view modality's encoded views are pooled
     # The fusion's other hyperparameters (``sweeper list`` shows them), e.g. sketch_dim, or conditioner: <modality>;
     # in YAML they are written like any model key. One that the built fusion does not take is ignored, as heads is.
@@ -52,7 +52,7 @@ class MultimodalModel(nn.Module):
         encoders: dict[str, Encoder | MultiViewEncoder],
         mixer: ModalityMixer,
         fusion: Fusion,
-        heads: dict[str, nn.Module],
+        task_heads: dict[str, nn.Module],
         dropout: float,
     ) -> None:
         super().__init__()
@@ -60,13 +60,13 @@ class MultimodalModel(nn.Module):
         self.mixer = mixer
         self.fusion = fusion
         self.dropout = nn.Dropout(dropout)
-        self.heads = NameDict(heads)  # task name -> head
+        self.task_heads = NameDict(task_heads)  # task name -> its head
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features = [encoder(inputs[name]) for name, encoder in self.encoders.items()]  # N x (B, D)
         features, _ = self.mixer(features)
         fused = self.dropout(self.fusion(features))  # (B, D)
-        return {task: head(fused) for task, head in self.heads.items()}  # task -> (B, num_classes)
+        return {task: head(fused) for task, head in self.task_heads.items()}  # task -> (B, num_classes)
 
     def num_parameters(self) -> int:
         return count_parameters(self)
@@ -115,7 +115,7 @@ def build_mixer(spec: DatasetSpec, config: ModelConfig) -> ModalityMixer:
 
 
 def build_heads(spec: DatasetSpec, config: ModelConfig, input_dim: int) -> dict[str, nn.Module]:
-    return {t.name: HEADS.create(config.head, input_dim, t.num_classes) for t in spec.tasks}
+    return {t.name: HEADS.create(config.task_head, input_dim, t.num_classes) for t in spec.tasks}
 
 
 def build_encoder(modality: ModalitySpec, config: ModelConfig, output_dim: int) -> Encoder | MultiViewEncoder:

@@ -54,13 +54,13 @@ class EarlyFusionModel(_Strategy):
         self.mixer = build_mixer(spec, config)
         self.trunk = nn.Sequential(nn.GELU(), mlp(dim * len(spec.modalities), dim, config.fusion_layers), nn.GELU())
         self.dropout = nn.Dropout(config.dropout)
-        self.heads = NameDict(build_heads(spec, config, dim))
+        self.task_heads = NameDict(build_heads(spec, config, dim))
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features = [stem(inputs[name]) for name, stem in self.stems.items()]  # N x (B, D)
         features, _ = self.mixer(features)
         joint = self.dropout(self.trunk(torch.cat(features, dim=-1)))  # (B, N*D) -> (B, D)
-        return {task: head(joint) for task, head in self.heads.items()}
+        return {task: head(joint) for task, head in self.task_heads.items()}
 
 
 class _PerModalityHeads(_Strategy):
@@ -121,11 +121,11 @@ class UnimodalModel(_Strategy):
         modality = next(m for m in spec.modalities if m.name == self.modality)
         self.encoder = build_encoder(modality, config, config.hidden_dim)
         self.dropout = nn.Dropout(config.dropout)
-        self.heads = NameDict(build_heads(spec, config, config.hidden_dim))
+        self.task_heads = NameDict(build_heads(spec, config, config.hidden_dim))
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         z = self.dropout(self.encoder(inputs[self.modality]))  # (B, D)
-        return {task: head(z) for task, head in self.heads.items()}
+        return {task: head(z) for task, head in self.task_heads.items()}
 
 
 def _stem(modality: ModalitySpec, dim: int, view_aggregation: str) -> nn.Module:

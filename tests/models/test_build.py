@@ -32,7 +32,7 @@ def _inputs(batch: int = 6) -> dict[str, torch.Tensor]:
 )
 def test_build_model_gives_logits_per_task(fusion: str, head: str) -> None:
     torch.manual_seed(0)
-    model = build_model(SPEC, ModelConfig(fusion=fusion, head=head, hidden_dim=16))
+    model = build_model(SPEC, ModelConfig(fusion=fusion, task_head=head, hidden_dim=16))
     out = model(_inputs())
     assert {k: tuple(v.shape) for k, v in out.items()} == {"diagnosis": (6, 3), "severity": (6, 2)}
     assert list(model.encoders) == ["scan", "labs", "eeg"]
@@ -67,7 +67,7 @@ def test_unknown_names_list_the_known_ones() -> None:
     ):
         build_model(SPEC, ModelConfig(fusion="gatd"))
     with pytest.raises(RegistryError, match=r"^unknown head 'mpl'; known: linear, mlp"):
-        build_model(SPEC, ModelConfig(head="mpl"))
+        build_model(SPEC, ModelConfig(task_head="mpl"))
     with pytest.raises(ConfigError, match=r"^encoders names unknown modalities or kinds \['imgae'\]; known: "):
         build_model(SPEC, ModelConfig(encoders={"imgae": "cnn2d"}))
 
