@@ -291,7 +291,7 @@ def add_mlflow_parent(sweep: Path) -> None:
     """The sweep's own MLflow store and parent run, as a real sweep has them: recommend --log-mlflow logs there."""
     from mlflow.tracking import MlflowClient
 
-    from sweeper.tracking.mlflow_tracker import default_tracking_uri
+    from sweeper.sweep_folder import default_tracking_uri
     from sweeper.tracking.sync import parent_run
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its "Creating initial MLflow database tables..."

@@ -174,7 +174,7 @@ _OWN_PROCESS = False  # set by main()
 
 
 def _saved_tracking(sweep_dir: Path) -> dict[str, Any]:
-    from sweeper.tracking.sync import read_tracking as read
+    from sweeper.sweep_folder import read_tracking as read
 
     return read(sweep_dir)
 
@@ -222,7 +222,7 @@ def sync_command(
 ) -> None:
     """Push a sweep's Parquet results into MLflow: after a tracking-server outage, or to publish a sweep run on a
     laptop to a team server. Idempotent: running it again adds nothing."""
-    from sweeper.tracking.sync import sync_sweep
+    from sweeper.tracking.mlflow_tracker import sync_sweep
 
     counts = sync_sweep(sweep_dir, tracking_uri)
     console.print(f"synced {sweep_dir}: {counts}")
@@ -458,8 +458,8 @@ def runs_view(sweep_dir: Path) -> str:
     ``workflowType`` parameter), in the saved view that shows the trials' fusion, status and objective."""
     from mlflow.tracking import MlflowClient
 
+    from sweeper.sweep_folder import read_tracking
     from sweeper.tracking.runs_view import save_runs_view
-    from sweeper.tracking.sync import read_tracking
 
     saved = read_tracking(sweep_dir)
     if not saved.get("parent_run_id"):
@@ -505,7 +505,7 @@ def _loopback(host: str) -> bool:
 def ui_command(sweep_dir: Path, host: str, port: int) -> list[str]:
     """The ``mlflow ui`` command line that serves ``sweep_dir``'s SQLite store and artifacts."""
     from sweeper.errors import SweepError
-    from sweeper.tracking.mlflow_tracker import ARTIFACTS_DIR, MLFLOW_DB, default_tracking_uri
+    from sweeper.sweep_folder import ARTIFACTS_DIR, MLFLOW_DB, default_tracking_uri
 
     if not (sweep_dir / MLFLOW_DB).is_file():
         raise SweepError(f"no MLflow store in {str(sweep_dir)!r}: {MLFLOW_DB} is missing (is it a sweep folder?)")

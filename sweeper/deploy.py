@@ -98,8 +98,8 @@ def train_model(request: TrainRequest) -> TrainOutcome:
     from sweeper.config import load_spec, parse_spec
     from sweeper.recommend.export import exported_spec
     from sweeper.recommend.rank import read_spec
-    from sweeper.tracking.mlflow_tracker import check_tracking_uri, default_tracking_uri
-    from sweeper.tracking.sync import read_tracking
+    from sweeper.sweep_folder import default_tracking_uri, read_tracking
+    from sweeper.tracking.mlflow_tracker import check_tracking_uri
 
     target = request.target
     if target.is_dir():

@@ -169,8 +169,8 @@ CASES = [
         section("model", hidden=8),
         CHECK,
         "s.yaml: model: unknown key 'hidden'; allowed: fusion, fusion_layers, heads, rank, base_fusion, hidden_dim, "
-        "dropout, modality_dropout, modality_scales, task_head, view_aggregation, encoders, head, balance, conditioner, "
-        "energy, gate, max_fused_size, max_input_dim, sketch_dim, top_k",
+        "dropout, modality_dropout, modality_scales, task_head, view_aggregation, encoders, head, balance, "
+        "conditioner, energy, gate, max_fused_size, max_input_dim, sketch_dim, top_k",
         id="unknown model key",
     ),
     pytest.param(

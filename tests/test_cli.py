@@ -178,7 +178,7 @@ def test_child_runs_are_named_by_configuration_and_the_parent_carries_the_summar
 
     from sweeper.recommend import recommend
     from sweeper.recommend.report import log_report, write_report
-    from sweeper.tracking.sync import read_tracking
+    from sweeper.sweep_folder import read_tracking
 
     saved = read_tracking(tiny_sweep)
     client = MlflowClient(saved["tracking_uri"])

@@ -80,7 +80,7 @@ def log_report(sweep_dir: Path, folder: Path, rec: Recommendation | None = None)
     """Log the report folder on the sweep's MLflow parent run (artifact path ``report``), and with ``rec`` the
     sweep's summary: trials by stage and status, the best objective and the recommended default. False if the
     sweep has no parent run."""
-    from sweeper.tracking.mlflow_tracker import read_tracking
+    from sweeper.sweep_folder import read_tracking
 
     saved = read_tracking(sweep_dir)
     if not saved.get("parent_run_id"):

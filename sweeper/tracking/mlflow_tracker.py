@@ -19,11 +19,16 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from sweeper.errors import SweepError
+from sweeper.sweep_folder import (
+    SPEC_FILE,
+    TRACKING_FILE,
+    default_tracking_uri,
+    load_sweep_spec,
+    read_tracking,
+)
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
-from sweeper.tracking.sync import TRACKING_FILE, Mirror, parent_run, read_tracking
+from sweeper.tracking.sync import Mirror, SyncCounts, parent_run
 
-MLFLOW_DB = "mlflow.db"
-ARTIFACTS_DIR = "mlartifacts"
 # A tracking server that does not answer must not hold the sweep for minutes (MLflow's defaults: 7 retries with
 # exponential backoff, 120 s timeout); the tracker retries by itself, from Parquet.
 _HTTP_SETTINGS = {
@@ -36,10 +41,6 @@ _HTTP_SETTINGS = {
 
 
 _TRACKING_SCHEMES = ("", "http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks")
-
-
-def default_tracking_uri(sweep_dir: Path) -> str:
-    return f"sqlite:///{(Path(sweep_dir) / MLFLOW_DB).resolve()}"
 
 
 def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> str:
@@ -254,3 +255,30 @@ def _first_line(exc: Exception) -> str:
 
 
 __all__ = ["TRACKING_FILE", "MlflowTracker", "check_tracking_uri", "default_tracking_uri", "read_tracking"]
+
+
+def sync_sweep(sweep_dir: Path, tracking_uri: str | None = None) -> SyncCounts:
+    """Push a sweep's Parquet results into an MLflow store (default: the sweep's own); running it again adds nothing."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.tracking.parquet import read_trials
+
+    spec = load_sweep_spec(sweep_dir)
+    sweep_dir = Path(sweep_dir).resolve()
+    uri = tracking_uri or read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
+    uri = check_tracking_uri(uri)
+    rows = read_trials(sweep_dir).to_pylist()
+    try:
+        client = MlflowClient(uri)
+        experiment_id, parent_id, _ = parent_run(
+            client, sweep_dir, spec.name, uri, sweep_params(spec), sweep_dir / SPEC_FILE
+        )
+        fusion = spec.trial_config(spec.default_point()).model.fusion
+        mirror = Mirror(client, experiment_id, parent_id, spec.name, spec.objective.metric, fusion)
+        mirror.load_runs()
+        counts = mirror.sync(sweep_dir, list(spec.parameters))
+        mirror.close_parent(sweep_dir, sorted({r["stage"] for r in rows}, key=["search", "confirm"].index))
+    except MlflowException as exc:
+        raise SweepError(f"MLflow at {redact(uri)!r} refused the sync: {str(exc.message).splitlines()[0]}") from None
+    return counts

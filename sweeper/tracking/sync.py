@@ -14,18 +14,16 @@ deleted.
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sweeper.errors import SweepError
+from sweeper.sweep_folder import ARTIFACTS_DIR, write_tracking
 from sweeper.tracking._base import TrialStatus
 
-TRACKING_FILE = "tracking.json"  # the sweep's id, tracking URI and parent run id
 RUN_STATUS = {
     TrialStatus.COMPLETED: "FINISHED",
     TrialStatus.PRUNED: "FINISHED",
@@ -34,22 +32,6 @@ RUN_STATUS = {
 }
 _BATCH = 1000  # MLflow's limit of metrics per log_batch
 _LOCATION = ("node_id", "node_ip", "hostname", "device")  # where a trial ran: Parquet columns, sweeper.* tags
-
-
-def read_tracking(sweep_dir: Path) -> dict[str, Any]:
-    """What the sweep saved about its tracking: ``sweep_id``, ``tracking_uri``, ``parent_run_id`` (may be empty)."""
-    path = Path(sweep_dir) / TRACKING_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_tracking(sweep_dir: Path, **values: Any) -> dict[str, Any]:
-    info = {**read_tracking(sweep_dir), **values}
-    info.setdefault("sweep_id", uuid.uuid4().hex)
-    path = Path(sweep_dir) / TRACKING_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2))
-    tmp.replace(path)
-    return info
 
 
 @dataclass
@@ -279,8 +261,6 @@ def sweep_experiment(client: Any, sweep_dir: Path, sweep: str, tracking_uri: str
         return str(experiment.experiment_id)
     artifacts = None
     if tracking_uri.startswith("sqlite:"):
-        from sweeper.tracking.mlflow_tracker import ARTIFACTS_DIR
-
         artifacts = (Path(sweep_dir) / ARTIFACTS_DIR).resolve().as_uri()
     return str(client.create_experiment(sweep, artifact_location=artifacts))
 
@@ -326,35 +306,6 @@ def parent_run(
     if info.get("tracking_uri") in (None, tracking_uri):  # the sweep's own store; a published copy is found by tag
         write_tracking(sweep_dir, tracking_uri=tracking_uri, parent_run_id=parent_id)
     return experiment_id, parent_id, created
-
-
-def sync_sweep(sweep_dir: Path, tracking_uri: str | None = None) -> SyncCounts:
-    """Push a sweep's Parquet results into an MLflow store (default: the sweep's own); running it again adds nothing."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from sweeper.tracking.mlflow_tracker import check_tracking_uri, default_tracking_uri, redact, sweep_params
-    from sweeper.tracking.parquet import read_trials
-    from sweeper.tune.runner import SPEC_FILE, load_sweep_spec
-
-    spec = load_sweep_spec(sweep_dir)
-    sweep_dir = Path(sweep_dir).resolve()
-    uri = tracking_uri or read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
-    uri = check_tracking_uri(uri)
-    rows = read_trials(sweep_dir).to_pylist()
-    try:
-        client = MlflowClient(uri)
-        experiment_id, parent_id, _ = parent_run(
-            client, sweep_dir, spec.name, uri, sweep_params(spec), sweep_dir / SPEC_FILE
-        )
-        fusion = spec.trial_config(spec.default_point()).model.fusion
-        mirror = Mirror(client, experiment_id, parent_id, spec.name, spec.objective.metric, fusion)
-        mirror.load_runs()
-        counts = mirror.sync(sweep_dir, list(spec.parameters))
-        mirror.close_parent(sweep_dir, sorted({r["stage"] for r in rows}, key=["search", "confirm"].index))
-    except MlflowException as exc:
-        raise SweepError(f"MLflow at {redact(uri)!r} refused the sync: {str(exc.message).splitlines()[0]}") from None
-    return counts
 
 
 _SHORT = {"fusion_layers": "L", "heads": "h", "rank": "r", "lr": "lr"}  # the name's parts, in this order

@@ -100,7 +100,7 @@ def _raw_rows(folder: Path, key: tuple[str, ...]) -> Counter:
 def _audit_mlflow(sweep_dir: Path, objective: str, trials: list[dict[str, Any]], audit: Audit) -> None:
     from mlflow.tracking import MlflowClient
 
-    from sweeper.tracking.sync import read_tracking
+    from sweeper.sweep_folder import read_tracking
 
     saved = read_tracking(sweep_dir)
     client = MlflowClient(saved["tracking_uri"])

@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from sweeper.tracking import SweepCallback, TrialRecord, TrialStatus
+from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spec, read_tracking
+from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, TrialRecord, TrialStatus
+from sweeper.tracking.console import ConsoleProgress
+from sweeper.tracking.mlflow_tracker import sweep_params
+from sweeper.tune.storage import StorageMirror, sweep_storage
 from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, NODE_ID_KEY, USER_ERROR_KEY
+
+if TYPE_CHECKING:
+    from sweeper.config import SweepSpec
 
 LOCATION_KEYS = (NODE_ID_KEY, "node_ip", "hostname", DEVICE_KEY)  # node_ip and hostname: Tune fills them in
 
@@ -58,8 +65,6 @@ class TrackerBridge(Callback):
         """Build and start the trackers; done before Tune starts, so a bad tracking URI fails before any trial."""
         if self._started:
             return
-        from sweeper.tune.runner import load_sweep_spec, make_trackers
-
         spec = load_sweep_spec(self.sweep_dir)
         self.param_names = list(spec.parameters)
         self.max_epochs = spec.budget.max_epochs
@@ -199,3 +204,25 @@ def _error_text(trial: Trial) -> str:
         lines = Path(path).read_text().strip().splitlines()
         return lines[-1] if lines else "unknown error"
     return "unknown error"
+
+
+def make_trackers(spec: SweepSpec, sweep_dir: Path, stage: str, total: int, *, quiet: bool) -> list[SweepCallback]:
+    """Parquet first (the source of truth, written before anything else), then MLflow, the copy to the storage if
+    the sweep has one, then the terminal (last: the bridge reads the progress tracker as ``trackers[-1]``)."""
+    tracking_uri = read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
+    return [
+        ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
+        MlflowTracker(
+            sweep_dir,
+            spec.name,
+            tracking_uri,
+            sweep_dir / SPEC_FILE,
+            sweep_params(spec),
+            default_fusion=spec.trial_config(spec.default_point()).model.fusion,
+            objective=spec.objective.metric,
+            param_names=list(spec.parameters),
+            stage=stage,
+        ),
+        *([StorageMirror(sweep_dir, storage)] if (storage := sweep_storage(sweep_dir)).uri else []),
+        ConsoleProgress(total, spec.objective.metric, quiet=quiet, mode=spec.objective.mode),
+    ]

@@ -24,22 +24,14 @@ from sweeper.config import SweepSpec, build_dataset
 from sweeper.data import MultimodalDataset
 from sweeper.errors import SweepError, SweepInterrupted
 from sweeper.params import ChoiceParam
-from sweeper.tracking import (
-    MlflowTracker,
-    ParquetResults,
-    SweepCallback,
-    TrialStatus,
-    default_tracking_uri,
-    read_trials,
-)
+from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spec, read_tracking, write_tracking
+from sweeper.tracking import TrialStatus, read_trials
 from sweeper.tracking.console import ConsoleProgress
-from sweeper.tracking.mlflow_tracker import check_tracking_uri, sweep_params
-from sweeper.tracking.sync import read_tracking, write_tracking
-from sweeper.tune.storage import STORAGE_KEY, StorageMirror, check_storage_uri, sweep_storage
+from sweeper.tracking.mlflow_tracker import check_tracking_uri
+from sweeper.tune.storage import STORAGE_KEY, check_storage_uri, sweep_storage
 from sweeper.tune.teacher import with_teacher
 
 logger = logging.getLogger(__name__)
-SPEC_FILE = "spec.yaml"
 DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
 CLASSES_FILE = "classes.json"
 OPTUNA_DB = "optuna.db"
@@ -364,40 +356,6 @@ def _fail_orphan_optuna_trials(spec: SweepSpec, storage: str) -> None:
     except KeyError:  # no study of that name yet
         return
     fail_orphans(study)
-
-
-def load_sweep_spec(sweep_dir: Path) -> SweepSpec:
-    """The validated spec a sweep folder was started with."""
-    from sweeper.config import load_spec
-
-    spec_file = Path(sweep_dir) / SPEC_FILE
-    if not Path(sweep_dir).is_dir():
-        raise SweepError(f"sweep folder {str(sweep_dir)!r} does not exist")
-    if not spec_file.is_file():
-        raise SweepError(f"{str(sweep_dir)!r} is not a sweep folder: {SPEC_FILE} is missing")
-    return load_spec(spec_file)
-
-
-def make_trackers(spec: SweepSpec, sweep_dir: Path, stage: str, total: int, *, quiet: bool) -> list[SweepCallback]:
-    """Parquet first (the source of truth, written before anything else), then MLflow, the copy to the storage if
-    the sweep has one, then the terminal (last: the bridge reads the progress tracker as ``trackers[-1]``)."""
-    tracking_uri = read_tracking(sweep_dir).get("tracking_uri") or default_tracking_uri(sweep_dir)
-    return [
-        ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode),
-        MlflowTracker(
-            sweep_dir,
-            spec.name,
-            tracking_uri,
-            sweep_dir / SPEC_FILE,
-            sweep_params(spec),
-            default_fusion=spec.trial_config(spec.default_point()).model.fusion,
-            objective=spec.objective.metric,
-            param_names=list(spec.parameters),
-            stage=stage,
-        ),
-        *([StorageMirror(sweep_dir, storage)] if (storage := sweep_storage(sweep_dir)).uri else []),
-        ConsoleProgress(total, spec.objective.metric, quiet=quiet, mode=spec.objective.mode),
-    ]
 
 
 def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:

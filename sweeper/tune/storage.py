@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from sweeper.errors import SweepError
+from sweeper.sweep_folder import read_tracking
 from sweeper.tracking import SweepCallback, TrialRecord
 from sweeper.tracking.mlflow_tracker import redact
 from sweeper.tracking.parquet import FETCHED_FROM
@@ -232,8 +233,6 @@ class SweepStorage:
 
 def sweep_storage(sweep_dir: Path) -> SweepStorage:
     """The storage that ``sweep_dir``'s sweep was started with (its tracking.json says), else the folder itself."""
-    from sweeper.tracking.sync import read_tracking
-
     uri = read_tracking(sweep_dir).get(STORAGE_KEY)
     if not uri:
         return SweepStorage(atomic_local_fs(), str(Path(sweep_dir).resolve()))

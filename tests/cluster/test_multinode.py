@@ -15,9 +15,9 @@ from mlflow.tracking import MlflowClient
 
 from sweeper.errors import SweepError
 from sweeper.local_cluster import LocalCluster
+from sweeper.sweep_folder import read_tracking
 from sweeper.testing import TINY
 from sweeper.tracking import read_epochs, read_trials
-from sweeper.tracking.sync import read_tracking
 from sweeper.tune.audit import audit_sweep
 
 pytestmark = pytest.mark.slow

@@ -25,8 +25,8 @@ from sweeper.errors import SweepError
 from sweeper.recommend import recommend
 from sweeper.testing import NO_CONFIRM, free_port, need, stop_process_group, tiny_spec
 from sweeper.tracking import read_trials
+from sweeper.tracking.mlflow_tracker import sync_sweep
 from sweeper.tracking.runs_view import VIEW_ID
-from sweeper.tracking.sync import sync_sweep
 from sweeper.tune import run_sweep
 from sweeper.tune.audit import audit_sweep
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sweeper.sweep_folder import read_tracking
 from sweeper.testing import free_port, need, stop_process_group
 from sweeper.tracking import read_trials
-from sweeper.tracking.sync import read_tracking
 
 # No GPU, no network beyond loopback, no first-run or background requests of the browser's own.
 CHROMIUM_ARGS = [

@@ -22,9 +22,9 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from sweeper.errors import SweepError
+from sweeper.sweep_folder import read_tracking
 from sweeper.testing import NO_CONFIRM, TINY
 from sweeper.tracking import read_trials
-from sweeper.tracking.sync import read_tracking
 from sweeper.tune.audit import audit_sweep
 from sweeper.tune.runner import resume_sweep
 
