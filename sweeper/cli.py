@@ -302,7 +302,7 @@ def train_command(
 
     request = TrainRequest(target, parse_sets(set_ or []), register, tracking_uri, sweeps_dir)
     outcome = train_model(request)
-    described = ", ".join(f"{k}={v}" for k, v in sorted(outcome.params.items()))
+    described = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in outcome.params.items())
     console.print(f"trained on train+val: {described}", highlight=False)
     table = Table(title="test split (held out; nothing was chosen on it)")
     for column in ("task", "accuracy", "macro-F1", "AUROC"):
