@@ -22,7 +22,7 @@ def test_a_sweep_submitted_as_a_ray_job_leaves_its_results_for_recommend(tmp_pat
     job = tmp_path / "job"  # the job's working directory, uploaded by Ray
     job.mkdir()
     spec = {**TINY, "name": "job", "confirm": {"seeds": 1, "folds": 2},
-            "budget": {**TINY["budget"], "num_samples": 4, "max_concurrent": 1}}  # fmt: skip
+            "budget": {**TINY["budget"], "num_samples": 2, "max_concurrent": 1}}  # fmt: skip
     (job / "spec.yaml").write_text(yaml.safe_dump(spec))
     sweeps = tmp_path / "sweeps"  # on a disk the head node writes (here: this machine)
     ray = str(Path(sys.executable).parent / "ray")
@@ -37,7 +37,7 @@ def test_a_sweep_submitted_as_a_ray_job_leaves_its_results_for_recommend(tmp_pat
     assert "succeeded" in submitted.stdout + submitted.stderr
 
     trials = read_trials(sweeps / "job").to_pylist()
-    assert sum(t["stage"] == "search" for t in trials) == 4 and sum(t["stage"] == "confirm" for t in trials) > 0
+    assert sum(t["stage"] == "search" for t in trials) == 2 and sum(t["stage"] == "confirm" for t in trials) > 0
     recommended = subprocess.run(
         [sys.executable, "-m", "sweeper", "recommend", str(sweeps / "job"), "--format", "json"],
         capture_output=True, text=True, timeout=300,
