@@ -61,7 +61,7 @@ class RowReader:
         """The columns a row must have."""
         if self.section is None:
             return self.spec.modality_names
-        return list(dict.fromkeys(c for m in self.section.modalities.values() for c in m.source_columns()))
+        return self.section.input_columns()
 
     def read(self, table: pa.Table, root: Path) -> dict[str, Tensor]:
         """``{modality: (N, *shape) float32 or int64 ids}`` for the rows of ``table``; paths are relative to root."""

@@ -37,10 +37,10 @@ def train_final(config: TrainConfig, data: MultimodalDataset, device: str = "cpu
 
     def keep(metrics: dict[str, float], state: TrainState) -> None:
         losses.append(metrics["train/loss"])
-        last["model"] = {k: v.detach().to("cpu", copy=True) for k, v in state["model"].items()}
+        last["model"] = state["model"]  # live tensors: after the last epoch they are the final weights
 
     metrics = fit(config, with_val_in_train(data).to(device), keep, device=device)
     model = build_model(data.spec, config.model)
-    model.load_state_dict(last["model"])
+    model.load_state_dict(last["model"])  # copies them (to the CPU)
     test = {k: v for k, v in metrics.items() if k.startswith("test/")}
     return FinalModel(model.eval(), test, losses)

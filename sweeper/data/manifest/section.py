@@ -212,10 +212,14 @@ class ManifestSection(StrictModel):
             return self.split.stratify or next(iter(self.tasks))
         return None
 
+    def input_columns(self) -> list[str]:
+        """The columns the modalities read, each once: all a row needs to be predicted."""
+        return list(dict.fromkeys(c for m in self.modalities.values() for c in m.source_columns()))
+
     def source_columns(self) -> list[str]:
         """Every column the manifest reads, each once, in a stable order."""
         names = [self.id] if self.id else []
-        names += [c for m in self.modalities.values() for c in m.source_columns()]
+        names += self.input_columns()
         names += [t.column for t in self.tasks.values()]
         if isinstance(self.split, ColumnSplit):
             names.append(self.split.column)
