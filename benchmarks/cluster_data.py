@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20_000)
     args = parser.parse_args()
 
-    from sweeper.config import build_dataset, parse_spec
+    from sweeper.spec import build_dataset, parse_spec
 
     spec = {
         **TINY,

@@ -138,8 +138,8 @@ def compare(args: argparse.Namespace) -> None:
     import pyarrow.parquet as pq
     import torch
 
-    from sweeper.config import load_spec, parse_spec
     from sweeper.data.manifest import load_manifest
+    from sweeper.spec import load_spec, parse_spec
     from sweeper.train import fit
 
     torch.set_num_threads(1)

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sweeper.config import parse_spec
 from sweeper.recommend import recommend
+from sweeper.spec import parse_spec
 from sweeper.tune import run_sweep
 
 PLANTED_BEST = "low_rank"

@@ -22,7 +22,8 @@ import torch
 
 from sweeper.errors import ConfigError
 from sweeper.models import FUSIONS
-from sweeper.models.parts import ModelConfig, build_fusion
+from sweeper.models.config import ModelConfig
+from sweeper.models.parts import build_fusion
 
 
 def saved_bytes(fusion: torch.nn.Module, inputs: list[torch.Tensor]) -> int:

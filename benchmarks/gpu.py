@@ -109,7 +109,7 @@ def _bare_loop(data: Any, config: Any) -> float:
 def packed(args: argparse.Namespace, fraction: float) -> None:
     import ray
 
-    from sweeper.config import parse_spec
+    from sweeper.spec import parse_spec
     from sweeper.tune import run_sweep
 
     slots = max(1, round(1 / fraction))

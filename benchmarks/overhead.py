@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sweeper.config import load_spec
+from sweeper.spec import load_spec
 from sweeper.tracking import read_trials
 from sweeper.tune import run_sweep
 

@@ -40,7 +40,7 @@ def main() -> None:
 
     import ray
 
-    from sweeper.config import build_dataset, parse_spec
+    from sweeper.spec import build_dataset, parse_spec
 
     spec = parse_spec(
         {

@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--points", type=float, default=0.01, help="'within 1 point' of the objective")
     args = parser.parse_args()
 
-    from sweeper.config import build_dataset
+    from sweeper.spec import build_dataset
 
     specs = [_spec(args, seed) for seed in range(args.repeats)]
     data = build_dataset(specs[0].data)
@@ -70,7 +70,7 @@ def main() -> None:
 
 
 def _spec(args: argparse.Namespace, seed: int) -> Any:
-    from sweeper.config import parse_spec
+    from sweeper.spec import parse_spec
 
     return parse_spec(
         {

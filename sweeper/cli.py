@@ -91,7 +91,7 @@ def run(
 ) -> None:
     """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; then the confirmation stage
     re-trains every fusion family's best configuration with several seeds. Results go to Parquet and MLflow."""
-    from sweeper.config import load_spec, parse_spec
+    from sweeper.spec import load_spec, parse_spec
     from sweeper.tracking.mlflow_tracker import check_tracking_uri
     from sweeper.tune import run_sweep
     from sweeper.tune.runner import check_reachable, check_sweep_dir, load_sweep_spec
@@ -526,7 +526,7 @@ def check(
     samples: Annotated[int, typer.Option(min=0, help="Configurations to draw from the space and show.")] = 5,
 ) -> None:
     """Validate a sweep spec and show configurations its search space produces, without running anything."""
-    from sweeper.config import load_spec
+    from sweeper.spec import load_spec
     from sweeper.tune import sample_configs
 
     sweep = load_spec(spec)
@@ -581,8 +581,8 @@ def data_check(
     """Load and validate the data exactly as a sweep would (nothing is written) and summarise it."""
     from rich.table import Table
 
-    from sweeper.config import build_dataset, load_spec
     from sweeper.data.manifest import summary
+    from sweeper.spec import build_dataset, load_spec
 
     sweep = load_spec(spec)
     dataset = build_dataset(sweep.data)

@@ -62,7 +62,7 @@ def _scalar(text: str) -> Any:
 def chosen_params(spec: Any, sets: dict[str, Any]) -> dict[str, Any]:
     """One value per parameter: fixed ones and one-value choices, overridden by ``sets``; a parameter whose ``when``
     does not hold is left out. A searched parameter with no value in ``sets`` is an error naming it."""
-    from sweeper.config import MODEL_KEYS, TRAIN_KEYS
+    from sweeper.spec import MODEL_KEYS, TRAIN_KEYS
 
     allowed = sorted({*spec.parameters, *MODEL_KEYS, *TRAIN_KEYS} - {"max_epochs", "objective", "model"})
     unknown = [k for k in sets if k not in allowed]
@@ -95,9 +95,9 @@ def _searched(p: Any) -> str:
 
 def train_model(request: TrainRequest) -> TrainOutcome:
     """Train, score and log the requested configuration (see the module's docstring)."""
-    from sweeper.config import load_spec, parse_spec
     from sweeper.recommend.export import exported_spec
     from sweeper.recommend.rank import read_spec
+    from sweeper.spec import load_spec, parse_spec
     from sweeper.sweep_folder import default_tracking_uri, read_tracking
     from sweeper.tracking.mlflow_tracker import check_tracking_uri
 
@@ -120,9 +120,9 @@ def train_model(request: TrainRequest) -> TrainOutcome:
     import torch
     from mlflow.tracking import MlflowClient
 
-    from sweeper.config import build_dataset
     from sweeper.data.manifest.section import ManifestSection
     from sweeper.data.rows import RowReader
+    from sweeper.spec import build_dataset
     from sweeper.tracking.model import log_final_model
     from sweeper.tracking.sync import run_name, sweep_experiment
     from sweeper.train.final import train_final

@@ -7,9 +7,10 @@ hyperparameter (``heads`` for attention fusions only) is honoured where it appli
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sweeper.errors import RegistryError
@@ -27,21 +28,31 @@ class Entry(Generic[T]):
     aliases: tuple[str, ...] = ()  # other names users know it by (e.g. a reference system's)
     # A parametrised entry is named "<name>:<value>" (``only:image``); this names what the value is ("modality").
     argument: str | None = None
+    # Keyword-only arguments the factory takes beyond the ones every member of its kind takes, with their defaults.
+    hyperparameters: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def shown_name(self) -> str:
         """The name as ``sweeper list`` and messages show it: ``only:<modality>`` for a parametrised entry."""
         return f"{self.name}:<{self.argument}>" if self.argument else self.name
 
-    @property
-    def hyperparameters(self) -> dict[str, Any]:
-        """Keyword arguments the factory takes beyond the ones every member of its kind takes, with defaults."""
-        params = inspect.signature(self.factory).parameters
-        return {
-            n: p.default
-            for n, p in params.items()
-            if p.kind is p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty and n not in CONTEXT
-        }
+
+def keyword_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """A factory's hyperparameters: its keyword-only arguments that have a default, but not the CONTEXT ones."""
+    params = inspect.signature(factory).parameters
+    return {
+        n: p.default
+        for n, p in params.items()
+        if p.kind is p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty and n not in CONTEXT
+    }
+
+
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported, found without importing it (an optional plug-in's test)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # ValueError: blocked, sys.modules[package] is None
+        return False
 
 
 # Keyword arguments a builder supplies from the data and model, not hyperparameters: the modalities' names (so that
@@ -58,24 +69,40 @@ class Registry(Generic[T]):
         self._aliases: dict[str, str] = {}  # alias -> name
 
     def register(
-        self, name: str, description: str, *, aliases: tuple[str, ...] = (), argument: str | None = None
+        self,
+        name: str,
+        description: str,
+        *,
+        aliases: tuple[str, ...] = (),
+        argument: str | None = None,
+        requires: str | None = None,
     ) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator registering ``factory`` under ``name`` (and ``aliases``); a name taken twice raises
         RegistryError. A registered class gets ``name`` as its class attribute ``name``. With ``argument``, the
         entry is parametrised: it answers to ``<name>:<value>`` (the factory reads the value from the name it is
-        built for), e.g. ``only:image`` with ``argument="modality"``."""
+        built for), e.g. ``only:image`` with ``argument="modality"``. With ``requires``, an optional plug-in: it is
+        registered only when that package is installed.
+
+        Write it as a decorator with literal arguments: ``sweeper.names`` reads it from the source to check a spec
+        without importing torch."""
 
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
-            for key in (name, *aliases):
-                if key in self:
-                    raise RegistryError(f"{self.kind} {key!r} is registered twice")
-            self._entries[name] = Entry(name, factory, description, aliases, argument)
-            self._aliases.update(dict.fromkeys(aliases, name))
+            if requires is not None and not installed(requires):
+                return factory
+            self.add(Entry(name, factory, description, aliases, argument, keyword_defaults(factory)))
             if isinstance(factory, type):
                 factory.name = name  # type: ignore[attr-defined]  # the key, written once: in messages and in `sweeper list`
             return factory
 
         return decorator
+
+    def add(self, entry: Entry[T]) -> None:
+        """Add an entry (``register`` makes one from a factory); a name or alias taken twice raises RegistryError."""
+        for key in (entry.name, *entry.aliases):
+            if key in self:
+                raise RegistryError(f"{self.kind} {key!r} is registered twice")
+        self._entries[entry.name] = entry
+        self._aliases.update(dict.fromkeys(entry.aliases, entry.name))
 
     def get(self, name: str) -> Entry[T]:
         """The entry of ``name``, of one of its aliases, or the parametrised entry ``name`` is a value of."""

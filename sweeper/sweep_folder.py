@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sweeper.errors import SweepError
 
 if TYPE_CHECKING:
-    from sweeper.config import SweepSpec
+    from sweeper.spec import SweepSpec
 
 SPEC_FILE = "spec.yaml"
 TRACKING_FILE = "tracking.json"  # the sweep's id, tracking URI and parent run id
@@ -22,7 +22,7 @@ ARTIFACTS_DIR = "mlartifacts"  # its artifacts
 
 def load_sweep_spec(sweep_dir: Path) -> SweepSpec:
     """The validated spec a sweep folder was started with."""
-    from sweeper.config import load_spec
+    from sweeper.spec import load_spec
 
     spec_file = Path(sweep_dir) / SPEC_FILE
     if not Path(sweep_dir).is_dir():

@@ -18,10 +18,10 @@ import yaml
 from typer.testing import CliRunner
 
 from sweeper.cli import app
-from sweeper.config import SEARCHABLE
 from sweeper.data.synthetic import scenario_names
 from sweeper.models import ENCODERS
-from sweeper.models.build import known_fusions
+from sweeper.models.config import known_fusions
+from sweeper.spec import SEARCHABLE
 from sweeper.testing import TINY, free_port
 
 runner = CliRunner()

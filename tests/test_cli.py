@@ -135,6 +135,32 @@ def test_check_shows_sampled_configs(tmp_path: Path) -> None:
     assert result.output.count("fusion=") == 3
 
 
+# `sweeper check` runs in a fresh interpreter; it prints which heavy packages it imported.
+_CHECK_IMPORTS = (
+    "import sys\n"
+    "from typer.testing import CliRunner\n"
+    "from sweeper.cli import app\n"
+    "result = CliRunner().invoke(app, ['check', sys.argv[1]])\n"
+    "print(result.exit_code, result.output.strip().splitlines()[0])\n"
+    "print(' '.join(m for m in ('torch', 'ray', 'mlflow', 'pyarrow') if m in sys.modules) or 'none')\n"
+)
+
+
+@pytest.mark.parametrize("fusion", ["cross_attention", "crossattention"])
+def test_check_imports_neither_torch_nor_ray(tmp_path: Path, fusion: str) -> None:
+    spec = {**TINY, "parameters": {**TINY["parameters"], "fusion": {"type": "choice", "values": ["concat", fusion]}}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    run = subprocess.run(
+        [sys.executable, "-c", _CHECK_IMPORTS, str(tmp_path / "s.yaml")], capture_output=True, text=True
+    )
+    status, imported = run.stdout.strip().splitlines()
+    assert imported == "none", run.stderr
+    if fusion == "cross_attention":
+        assert status.startswith("0 ") and "valid sweep spec" in status
+    else:  # a wrong name is found from the registries' source, torch still not imported
+        assert status.startswith("1 ") and "unknown fusion 'crossattention'; known: add, " in status
+
+
 def test_ui_refuses_a_folder_without_a_store(tmp_path: Path) -> None:
     assert "no MLflow store" in _one_line_error(runner.invoke(app, ["ui", str(tmp_path)]))
 
@@ -298,8 +324,8 @@ def test_a_ray_token_file_readable_by_others_is_made_owner_only(tmp_path: Path) 
 
 
 def test_export_writes_the_recommended_configuration_as_a_spec_that_runs(tiny_sweep: Path, tmp_path: Path) -> None:
-    from sweeper.config import load_spec
     from sweeper.recommend import recommend
+    from sweeper.spec import load_spec
 
     out = tmp_path / "best.yaml"
     result = runner.invoke(app, ["export", str(tiny_sweep), "--output", str(out)])

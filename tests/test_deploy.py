@@ -15,11 +15,11 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sweeper.cli import app
-from sweeper.config import build_dataset, parse_spec
 from sweeper.data.manifest.testing import WOUND_TYPES, example_section, write_example_manifest
 from sweeper.data.rows import RowReader, sample_rows
 from sweeper.deploy import chosen_params, parse_sets
 from sweeper.errors import ConfigError
+from sweeper.spec import build_dataset, parse_spec
 from sweeper.testing import TINY
 
 runner = CliRunner()

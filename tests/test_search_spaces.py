@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.config import build_dataset, load_spec
 from sweeper.recommend import recommend
+from sweeper.spec import build_dataset, load_spec
 from sweeper.tracking import read_trials
 from sweeper.tune import run_sweep, sample_configs
 

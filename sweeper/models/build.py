@@ -11,11 +11,10 @@ from __future__ import annotations
 from torch import nn
 
 from sweeper.data.dataset import DatasetSpec
-from sweeper.errors import ConfigError, RegistryError
-from sweeper.models.fusion import FUSIONS
+from sweeper.errors import ConfigError
+from sweeper.models.config import ModelConfig, check_fusion_name
 from sweeper.models.layers import count_parameters
 from sweeper.models.parts import (
-    ModelConfig,
     MultimodalModel,
     build_encoders,
     build_fusion,
@@ -42,21 +41,3 @@ def build_model(spec: DatasetSpec, config: ModelConfig) -> nn.Module:
         build_heads(spec, config, dim),
         config.dropout,
     )
-
-
-def known_fusions(spec: DatasetSpec | None = None) -> list[str]:
-    """Every value ``fusion`` may take (for ``spec``'s modalities, if given)."""
-    strategies = []
-    for entry in STRATEGIES:
-        if entry.argument and spec is not None:  # the data says which values there are: only:<each modality>
-            strategies += [f"{entry.name}:{m}" for m in spec.modality_names]
-        else:
-            strategies.append(entry.shown_name)
-    return FUSIONS.names() + strategies
-
-
-def check_fusion_name(name: str, spec: DatasetSpec | None = None) -> None:
-    """Raise RegistryError unless ``name`` is a fusion or a strategy (``only:<m>`` of a modality of ``spec``)."""
-    if name in FUSIONS or (name in STRATEGIES and (spec is None or name in known_fusions(spec))):
-        return
-    raise RegistryError(f"unknown fusion {name!r}; known: {', '.join(known_fusions(spec))}")

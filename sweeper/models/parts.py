@@ -5,43 +5,17 @@ hybrid, single-modality) both build on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from torch import Tensor, nn
 
 from sweeper.data.dataset import DatasetSpec, ModalitySpec
 from sweeper.errors import ConfigError
+from sweeper.models.config import ModelConfig
 from sweeper.models.encoders import DEFAULT_ENCODERS, ENCODERS, Encoder
 from sweeper.models.fusion import FUSIONS, Fusion
 from sweeper.models.heads import HEADS
 from sweeper.models.layers import NameDict, count_parameters
 from sweeper.models.modality import ModalityMixer
 from sweeper.models.views import MultiViewEncoder, with_views
-
-ONLY = "only:"  # prefix of the single-modality baselines, e.g. "only:image"
-
-
-@dataclass
-class ModelConfig:
-    """The architecture of one trial; every name is a registry key as written in YAML."""
-
-    fusion: str = "concat"  # FUSIONS or STRATEGIES key, or only:<modality>
-    fusion_layers: int = 1  # depth of the fusion module where it applies
-    heads: int | None = None  # attention heads (attention fusions only)
-    rank: int | None = None  # factors (low-rank fusions only)
-    base_fusion: str = "concat"  # the feature fusion inside the "hybrid" strategy
-    hidden_dim: int = 32  # width of every encoder output and of the fused representation
-    dropout: float = 0.1  # dropout on the fused representation
-    modality_dropout: float = 0.0  # probability of dropping a whole modality per sample while training
-    modality_scales: bool = False  # learnable per-channel scale of each modality's features
-    task_head: str = "linear"  # HEADS key: the head on each task (YAML also: head)
-    view_aggregation: str = "mean"  # VIEW_AGGREGATORS key: how a multi-view modality's encoded views are pooled
-    # The fusion's other hyperparameters (``sweeper list`` shows them), e.g. sketch_dim, or conditioner: <modality>;
-    # in YAML they are written like any model key. One that the built fusion does not take is ignored, as heads is.
-    fusion_options: dict[str, Any] = field(default_factory=dict)
-    # Modality name or kind -> ENCODERS key, or {name: key, **hyperparameters}; a kind's default otherwise.
-    encoders: dict[str, str | dict[str, Any]] = field(default_factory=dict)
 
 
 class MultimodalModel(nn.Module):
@@ -88,17 +62,6 @@ def build_fusion(
         modality_names=list(modality_names),
         modality_costs=modality_costs,
     )
-
-
-def fusion_options() -> dict[str, list[str]]:
-    """Every fusion hyperparameter that has no ModelConfig field of its own -> the fusions that take it."""
-    fields = set(ModelConfig.__dataclass_fields__)
-    options: dict[str, list[str]] = {}
-    for entry in FUSIONS:
-        for option in entry.hyperparameters:
-            if option not in fields:
-                options.setdefault(option, []).append(entry.name)
-    return options
 
 
 def build_encoders(spec: DatasetSpec, config: ModelConfig) -> dict[str, Encoder | MultiViewEncoder]:

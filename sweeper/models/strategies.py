@@ -20,10 +20,9 @@ import torch
 from torch import Tensor, nn
 
 from sweeper.data.dataset import DatasetSpec, ModalitySpec
+from sweeper.models.config import ONLY, ModelConfig
 from sweeper.models.layers import NameDict, count_parameters, mlp
 from sweeper.models.parts import (
-    ONLY,
-    ModelConfig,
     build_encoder,
     build_encoders,
     build_fusion,

@@ -18,7 +18,7 @@ from sweeper.recommend.rank import Recommendation, read_spec, recommend
 
 def exported_spec(sweep_dir: Path, rec: Recommendation | None = None) -> dict[str, Any]:
     """The standalone spec of ``sweep_dir``'s recommended configuration (validated)."""
-    from sweeper.config import parse_spec
+    from sweeper.spec import parse_spec
 
     rec = rec or recommend(sweep_dir, n_boot=500)
     chosen = next((f for f in rec.fusions if f.fusion == rec.default_fusion), None)

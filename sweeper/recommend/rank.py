@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from sweeper.errors import ConfigError, SweepError
+from sweeper.errors import ConfigError, RegistryError, SweepError
+from sweeper.models.config import check_fusion_name
 from sweeper.recommend import stats
 from sweeper.recommend.evidence import Evidence, load_evidence
 from sweeper.recommend.search import SearchSummary, summarise_search
@@ -314,9 +315,6 @@ def check_options(metric: str, mode: str | None, prefer: str, margin: float, exc
         raise ConfigError(f"margin must be >= 0, but got {margin!r}")
     if not exclude:
         return
-    from sweeper.errors import RegistryError
-    from sweeper.models import check_fusion_name  # imports torch (~1 s): only when there are names to check
-
     for name in exclude:
         try:
             check_fusion_name(name)

@@ -12,14 +12,14 @@ from sweeper.testing.processes import free_port, need, stop_process_group
 from sweeper.testing.sweeps import TINY, Family, Layout, confirmation_runs, write_sweep
 
 if TYPE_CHECKING:
-    from sweeper.config import SweepSpec
+    from sweeper.spec import SweepSpec
 
 NO_CONFIRM: dict[str, Any] = {"enabled": False}  # a spec's confirm section for tests of the search stage alone
 
 
 def tiny_spec(**overrides: Any) -> SweepSpec:
     """The tiny sweep spec, with top-level sections replaced by ``overrides``."""
-    from sweeper.config import parse_spec
+    from sweeper.spec import parse_spec
 
     return parse_spec({**TINY, **overrides}, "tiny")
 

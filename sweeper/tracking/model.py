@@ -47,7 +47,7 @@ class FusionPredictor(PythonModel):
 
     def load_context(self, context: Any) -> None:
         from sweeper.models import build_model
-        from sweeper.models.parts import ModelConfig
+        from sweeper.models.config import ModelConfig
 
         folder = Path(context.artifacts["bundle"])
         self.reader = RowReader.from_json((folder / _ROWS).read_text())

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from sweeper.models import ModelConfig
+from sweeper.models.config import ModelConfig
 
 
 @dataclass

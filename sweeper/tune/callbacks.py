@@ -29,7 +29,7 @@ from sweeper.tune.storage import StorageMirror, sweep_storage
 from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, NODE_ID_KEY, USER_ERROR_KEY
 
 if TYPE_CHECKING:
-    from sweeper.config import SweepSpec
+    from sweeper.spec import SweepSpec
 
 LOCATION_KEYS = (NODE_ID_KEY, "node_ip", "hostname", DEVICE_KEY)  # node_ip and hostname: Tune fills them in
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweeper.config import SweepSpec
 from sweeper.data import MultimodalDataset
 from sweeper.data.folds import check_folds
 from sweeper.errors import DataError
 from sweeper.recommend.sources import CONFIG_PREFIX
+from sweeper.spec import SweepSpec
 from sweeper.tracking import TrialStatus
 
 AUTO_FOLDS = 5  # folds chosen automatically when the validation split is small (see ConfirmSection.small_val)

@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from sweeper.config import SweepSpec, build_dataset
 from sweeper.data import MultimodalDataset
 from sweeper.errors import SweepError, SweepInterrupted
 from sweeper.params import ChoiceParam
+from sweeper.spec import SweepSpec, build_dataset
 from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spec, read_tracking, write_tracking
 from sweeper.tracking import TrialStatus, read_trials
 from sweeper.tracking.console import ConsoleProgress

@@ -12,8 +12,8 @@ from typing import Any
 
 import optuna
 
-from sweeper.config import SweepSpec
 from sweeper.params import ChoiceParam, FixedParam, FloatParam, IntParam
+from sweeper.spec import SweepSpec
 
 
 class DefineByRun:

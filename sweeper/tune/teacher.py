@@ -18,8 +18,8 @@ from sweeper.errors import SweepError
 from sweeper.recommend.sources import TEACHER_DIR, TEACHER_SUMMARY
 
 if TYPE_CHECKING:  # torch and the training loop load when a teacher is trained; `recommend` reads the summary only
-    from sweeper.config import SweepSpec
     from sweeper.data import MultimodalDataset
+    from sweeper.spec import SweepSpec
 
 LOGITS_FILE = "logits.pt"
 

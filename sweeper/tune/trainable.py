@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from sweeper.config import SweepSpec
 from sweeper.data import MultimodalDataset
 from sweeper.data.folds import with_fold
 from sweeper.errors import SweeperError
+from sweeper.spec import SweepSpec
 from sweeper.tracking.predictions import PREDICTIONS_FILE, predictions_table, write_predictions
 from sweeper.train import TrainState, fit
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from sweeper.config import DataSection, build_dataset, parse_spec
 from sweeper.data.synthetic import scenario_names
 from sweeper.errors import ConfigError
+from sweeper.spec import DataSection, build_dataset, parse_spec
 
 DEMO: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[2] / "search_spaces" / "demo.yaml").read_text())
 

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from sweeper.config import parse_spec
 from sweeper.data.manifest import load_manifest, parse_manifest_section
 from sweeper.errors import DataError
+from sweeper.spec import parse_spec
 from sweeper.tune import run_sweep
 
 COLUMNS: dict[str, Any] = {

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from sweeper.catalog import catalog
-from sweeper.config import parse_spec
 from sweeper.data import make_synthetic
 from sweeper.errors import ConfigError
 from sweeper.models import build_model
@@ -16,6 +15,7 @@ from sweeper.models.fusion import FUSIONS
 from sweeper.models.fusion.film import FiLMFusion
 from sweeper.models.fusion.gated import GatedFusion
 from sweeper.models.fusion.transformer import TransformerFusion
+from sweeper.spec import parse_spec
 from sweeper.testing import TINY
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sweeper.config import parse_spec
 from sweeper.data import make_synthetic
 from sweeper.errors import ConfigError
 from sweeper.models import ModelConfig
+from sweeper.spec import parse_spec
 from sweeper.testing import TINY
 from sweeper.train import TrainConfig, fit
 from sweeper.train.augment import augment

@@ -13,8 +13,8 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sweeper.cli import app
-from sweeper.config import parse_spec
 from sweeper.recommend import stats
+from sweeper.spec import parse_spec
 from sweeper.testing import TINY
 from sweeper.tracking import default_tracking_uri, read_trials
 from sweeper.tracking.predictions import PREDICTIONS_DIR, read_predictions

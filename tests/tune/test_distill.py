@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from sweeper.config import parse_spec
 from sweeper.data import make_synthetic
 from sweeper.errors import ConfigError
 from sweeper.models import ModelConfig
 from sweeper.recommend import recommend
 from sweeper.recommend.report import write_report
+from sweeper.spec import parse_spec
 from sweeper.testing import TINY, tiny_spec
 from sweeper.train import TrainConfig, fit
 from sweeper.train.losses import distillation_loss

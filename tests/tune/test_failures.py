@@ -10,9 +10,9 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeper.config import SweepSpec
 from sweeper.errors import SweepError
 from sweeper.params import FixedParam
+from sweeper.spec import SweepSpec
 from sweeper.testing import NO_CONFIRM, tiny_spec
 from sweeper.tracking import default_tracking_uri, read_trials
 from sweeper.tune import run_sweep

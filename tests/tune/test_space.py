@@ -9,7 +9,7 @@ from typing import Any
 import optuna
 import pytest
 
-from sweeper.config import SweepSpec, load_spec, parse_spec
+from sweeper.spec import SweepSpec, load_spec, parse_spec
 from sweeper.tune.space import define_by_run, sample_configs
 
 DEMO = Path(__file__).resolve().parents[2] / "search_spaces" / "demo.yaml"

@@ -54,8 +54,8 @@ def test_it_travels_to_ray_workers(tmp_path: Path) -> None:
 
 
 def test_a_damaged_experiment_state_is_refused_in_one_line_not_started_over(tmp_path: Path) -> None:
-    from sweeper.config import SweepSpec
     from sweeper.errors import SweepError
+    from sweeper.spec import SweepSpec
     from sweeper.testing import TINY
     from sweeper.tune.runner import restore_tuner
 

@@ -18,13 +18,12 @@ from sweeper.models.encoders import ENCODERS
 from sweeper.models.encoders._base import Encoder
 from sweeper.models.layers import require_positive
 
-try:  # ncps is an optional plug-in (the 'plugins' extra): without it ltc and cfc are simply not registered.
+# ncps is an optional plug-in (the 'plugins' extra): without it ltc and cfc are simply not registered.
+try:
     from ncps.torch import LTC, CfC
     from ncps.wirings import AutoNCP, FullyConnected
 except ImportError:
-    HAVE_NCPS = False
-else:
-    HAVE_NCPS = True
+    pass
 
 WIRINGS = ("fully_connected", "auto_ncp")
 
@@ -76,6 +75,9 @@ class LiquidEncoder(Encoder):
         return self.out(state)  # (B, output_dim)
 
 
+@ENCODERS.register(
+    "ltc", "liquid time-constant RNN from ncps (units, depth, wiring), final state read out", requires="ncps"
+)
 class LTCEncoder(LiquidEncoder):
     @staticmethod
     def recurrent_layer(input_size: int, wiring: Any) -> nn.Module:
@@ -83,16 +85,10 @@ class LTCEncoder(LiquidEncoder):
         return LTC(input_size, wiring, batch_first=True, implicit_param_constraints=True)
 
 
+@ENCODERS.register(
+    "cfc", "closed-form continuous-time RNN from ncps (units, depth, wiring), final state read out", requires="ncps"
+)
 class CfCEncoder(LiquidEncoder):
     @staticmethod
     def recurrent_layer(input_size: int, wiring: Any) -> nn.Module:
         return CfC(input_size, wiring, batch_first=True)
-
-
-if HAVE_NCPS:
-    ENCODERS.register("ltc", "liquid time-constant RNN from ncps (units, depth, wiring), final state read out")(
-        LTCEncoder
-    )
-    ENCODERS.register("cfc", "closed-form continuous-time RNN from ncps (units, depth, wiring), final state read out")(
-        CfCEncoder
-    )

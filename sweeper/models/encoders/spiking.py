@@ -17,15 +17,19 @@ from sweeper.models.encoders import ENCODERS
 from sweeper.models.encoders._base import Encoder
 from sweeper.models.layers import require_positive
 
-try:  # snntorch is an optional plug-in (the 'plugins' extra): without it spiking is simply not registered.
+# snntorch is an optional plug-in (the 'plugins' extra): without it spiking is simply not registered.
+try:
     import snntorch
     from snntorch import surrogate
 except ImportError:
-    HAVE_SNNTORCH = False
-else:
-    HAVE_SNNTORCH = True
+    pass
 
 
+@ENCODERS.register(
+    "spiking",
+    "leaky integrate-and-fire layers from snntorch (width, depth, beta), rate read-out",
+    requires="snntorch",
+)
 class SpikingEncoder(Encoder):
     kind = "signal"
     input_ndim = 2
@@ -66,9 +70,3 @@ class SpikingEncoder(Encoder):
             neuron.reset_mem()  # type: ignore[operator]  # an nn.Module attribute is typed Tensor | Module
         readout = torch.cat([spike_sum, membrane_sum], dim=1) / length  # (B, 2 * width): rate, mean membrane
         return self.out(readout)  # (B, output_dim)
-
-
-if HAVE_SNNTORCH:
-    ENCODERS.register("spiking", "leaky integrate-and-fire layers from snntorch (width, depth, beta), rate read-out")(
-        SpikingEncoder
-    )

@@ -3,6 +3,12 @@
 Unknown keys are errors everywhere. Every problem becomes one ``ConfigError`` line naming the file, the key, the
 value given and what is allowed. ``SweepSpec.trial_config`` turns one sampled set of hyperparameters into the
 ``TrainConfig`` a trial trains with.
+
+The configurations live with their owners: ``ModelConfig`` in ``sweeper.models.config``, ``TrainConfig`` (which
+holds a ModelConfig) in ``sweeper.train.config``, a manifest's data section in ``sweeper.data.manifest.section``;
+this module holds the sweep spec that fills them from YAML. Checking a spec imports no torch: registry names and
+hyperparameters come from ``sweeper.names``. What only the data can tell (``check_dataset``) builds encoders and
+losses, so it needs the dataset, and torch, loaded.
 """
 
 from __future__ import annotations
@@ -10,23 +16,22 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_serializer, model_validator
 
-from sweeper.data import MultimodalDataset, make_synthetic
-from sweeper.data.dataset import DatasetSpec
-from sweeper.data.manifest import ManifestSection, load_manifest, resolve_paths
 from sweeper.data.manifest import section as manifest_section
+from sweeper.data.manifest.section import ManifestSection, resolve_paths
 from sweeper.errors import ConfigError, RegistryError
-from sweeper.models import ENCODERS, FUSIONS, HEADS, ModelConfig, check_fusion_name
-from sweeper.models.parts import build_encoders, build_fusion, fusion_options
-from sweeper.models.views import VIEW_AGGREGATORS
+from sweeper.models.config import ModelConfig, check_fusion_name, fusion_options
+from sweeper.names import registry
 from sweeper.params import ChoiceParam, FixedParam, Param, Scalar
 from sweeper.schema import StrictModel, Union, first_error, parse_mapping
-from sweeper.train import LOSSES, TrainConfig
-from sweeper.train.optim import build_loss
+from sweeper.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from sweeper.data.dataset import DatasetSpec, MultimodalDataset
 
 # A fusion's own hyperparameters (sketch_dim, conditioner, gate, ...) are written like model keys; they reach the
 # fusion through ModelConfig.fusion_options.
@@ -68,16 +73,13 @@ class DataSection(StrictModel):
     @field_validator("scenario")
     @classmethod
     def _known_scenario(cls, value: str) -> str:
-        from sweeper.data.synthetic import scenario_names
-
-        if value not in scenario_names():
-            raise ValueError(f"unknown scenario {value!r}; known: {', '.join(scenario_names())}")
+        scenarios = registry("SCENARIOS")
+        if value not in scenarios:
+            raise ValueError(f"unknown scenario {value!r}; known: {', '.join(scenarios.names())}")
         return value
 
     @model_validator(mode="after")
     def _sizes_fit_the_scenario(self) -> DataSection:
-        from sweeper.data.synthetic import scenario_sizes
-
         takes = scenario_sizes(self.scenario)
         for name in ("image_size", "signal_length"):
             if name in self.model_fields_set and name not in takes:
@@ -89,11 +91,14 @@ class DataSection(StrictModel):
     @model_serializer(mode="wrap")
     def _without_sizes_it_does_not_take(self, handler: Any) -> Any:
         """A dumped spec (a sweep's spec.yaml) must validate again: sizes the scenario ignores are left out."""
-        from sweeper.data.synthetic import scenario_sizes
-
         data = handler(self)
         takes = scenario_sizes(self.scenario)
         return {k: v for k, v in data.items() if k not in ("image_size", "signal_length") or k in takes}
+
+
+def scenario_sizes(scenario: str) -> dict[str, Any]:
+    """The sizes a built-in scenario lets a user override, with its defaults (e.g. ``{"image_size": 16}``)."""
+    return dict(registry("SCENARIOS").get(scenario).hyperparameters)
 
 
 class ObjectiveSection(StrictModel):
@@ -264,7 +269,8 @@ class SweepSpec(StrictModel):
         names = self._values("fusion") or [str(self.model.get("fusion", "concat"))]
         if "hybrid" in names:
             names += self._values("base_fusion") or [str(self.model.get("base_fusion", "concat"))]
-        return list(dict.fromkeys(FUSIONS.get(n).name for n in names if n in FUSIONS))
+        fusions = registry("FUSIONS")
+        return list(dict.fromkeys(fusions.get(n).name for n in names if n in fusions))
 
     def _values(self, name: str) -> list[str]:
         """The values a choice or fixed parameter can take, as strings; [] when the space does not set it."""
@@ -345,6 +351,9 @@ class SweepSpec(StrictModel):
     def check_dataset(self, dataset: DatasetSpec) -> None:
         """What only the data can tell: the objective is reported, ``only:<modality>`` names a modality, encoders
         and task maps fit it."""
+        from sweeper.models.parts import build_encoders, build_fusion
+        from sweeper.train.optim import build_loss
+
         reported = reported_metrics(dataset, "val")
         if self.objective.metric not in reported:
             raise ConfigError(
@@ -367,7 +376,7 @@ class SweepSpec(StrictModel):
             )
         n = len(dataset.modalities)
         for name in self.fusions():  # its options (a conditioner's modality name, a gate) before any trial
-            factory: Any = FUSIONS.get(name).factory
+            factory: Any = registry("FUSIONS").get(name).factory
             if factory.min_modalities <= n <= (factory.max_modalities or n):
                 build_fusion(name, dataset.modality_names, config.model)
 
@@ -401,23 +410,24 @@ def _check_registry_names(config: TrainConfig) -> None:
     """Names that must be registry keys; a one-line error lists the known ones."""
     try:
         check_fusion_name(config.model.fusion)
-        FUSIONS.get(config.model.base_fusion)
-        HEADS.get(config.model.task_head)
-        VIEW_AGGREGATORS.get(config.model.view_aggregation)
+        registry("FUSIONS").get(config.model.base_fusion)
+        registry("HEADS").get(config.model.task_head)
+        registry("VIEW_AGGREGATORS").get(config.model.view_aggregation)
         for loss in (config.loss, *config.task_losses.values()):
-            LOSSES.get(loss)
+            registry("LOSSES").get(loss)
     except RegistryError as exc:
         raise ConfigError(str(exc)) from None
     for key, choice in config.model.encoders.items():  # whether `key` is a modality only the data can tell
         name = choice.get("name") if isinstance(choice, dict) else choice
         try:
             if isinstance(name, str):  # a mapping without 'name' is reported with the modality it configures
-                ENCODERS.get(name)
+                registry("ENCODERS").get(name)
         except RegistryError as exc:
             raise ConfigError(f"model.encoders.{key}: {exc}") from None
     model = config.model
     for fusion in {model.fusion, model.base_fusion if model.fusion == "hybrid" else model.fusion}:
-        defaults = FUSIONS.get(fusion).hyperparameters if fusion in FUSIONS else {}
+        fusions = registry("FUSIONS")
+        defaults = fusions.get(fusion).hyperparameters if fusion in fusions else {}
         heads = model.heads or defaults.get("heads")  # None: the fusion's own default
         if "heads" in defaults and heads and model.hidden_dim % heads:
             raise ConfigError(
@@ -472,10 +482,11 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 def build_dataset(section: DataSection | ManifestSection) -> MultimodalDataset:
     """The dataset a data section describes: the user's Parquet manifest, or the built-in generator."""
+    from sweeper.data.manifest import load_manifest
+    from sweeper.data.synthetic import make_synthetic
+
     if isinstance(section, ManifestSection):
         return load_manifest(section)
-    from sweeper.data.synthetic import scenario_sizes
-
     takes = scenario_sizes(section.scenario)
     sizes = {name: getattr(section, name) for name in ("image_size", "signal_length") if name in takes}
     return make_synthetic(

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from sweeper.config import DataSection, FixedParam, build_dataset, load_spec, parse_spec
 from sweeper.errors import ConfigError, SweeperError
 from sweeper.models import FUSIONS
+from sweeper.spec import DataSection, FixedParam, build_dataset, load_spec, parse_spec
 from sweeper.testing import TINY
 
 DEMO = Path(__file__).resolve().parents[1] / "search_spaces" / "demo.yaml"
