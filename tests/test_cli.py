@@ -146,6 +146,7 @@ _CHECK_IMPORTS = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fusion", ["cross_attention", "crossattention"])
 def test_check_imports_neither_torch_nor_ray(tmp_path: Path, fusion: str) -> None:
     spec = {**TINY, "parameters": {**TINY["parameters"], "fusion": {"type": "choice", "values": ["concat", fusion]}}}

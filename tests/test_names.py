@@ -47,6 +47,7 @@ def test_a_declared_entry_builds_by_importing_its_module() -> None:
     assert names.declared("FUSIONS").get("gated").factory.resolve() is FUSIONS.get("gated").factory
 
 
+@pytest.mark.slow
 def test_reading_the_names_imports_no_torch() -> None:
     code = (
         "import sys\nfrom sweeper import names\nprint(len(names.registry('FUSIONS').names()), 'torch' in sys.modules)\n"
@@ -55,6 +56,7 @@ def test_reading_the_names_imports_no_torch() -> None:
     assert out == [str(len(FUSIONS.names())), "False"]
 
 
+@pytest.mark.slow
 def test_a_fusion_registered_from_python_counts_once_the_registry_is_imported() -> None:
     code = (
         "from sweeper.models.fusion import FUSIONS\n"
