@@ -107,9 +107,13 @@ class LocalCluster:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.head.pid, signal.SIGTERM)
             try:
-                self.head.wait(timeout=30)
+                # With the dashboard up, `ray start --block` outlives its processes' SIGTERM (30 s and more were
+                # seen), so what has not stopped within seconds is killed.
+                self.head.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                os.killpg(self.head.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.head.pid, signal.SIGKILL)
+                self.head.wait()
             self.head = None
         for log in self.logs:
             log.unlink(missing_ok=True)
