@@ -19,7 +19,17 @@ from torch import Tensor
 from sweeper.data.mapped import MappedArray, as_float
 from sweeper.data.text import Tokenizer
 
-MODALITY_KINDS = ("image", "volume", "tabular", "signal", "text", "features")
+# Each modality kind and its per-sample layout: image (C, H, W); volume (C, D, H, W); tabular (F,); signal (C, L)
+# for audio, EEG or sensors; text (L,) int64 token ids, 0 = padding; features (D,) precomputed embeddings.
+LAYOUTS = {
+    "image": "(C, H, W)",
+    "volume": "(C, D, H, W)",
+    "tabular": "(F,)",
+    "signal": "(C, L)",
+    "text": "(L,)",
+    "features": "(D,)",
+}
+MODALITY_KINDS = tuple(LAYOUTS)
 SPLITS = ("train", "val", "test")
 
 
@@ -29,9 +39,7 @@ class ModalitySpec:
 
     name: str
     kind: str  # one of MODALITY_KINDS
-    # Per sample: image (C, H, W); volume (C, D, H, W); tabular (F,); signal (C, L) for audio, EEG or sensors;
-    # text (L,) int64 token ids, 0 = padding; features (D,) precomputed embeddings.
-    shape: tuple[int, ...]
+    shape: tuple[int, ...]  # per sample, laid out as LAYOUTS[kind] says
     vocab_size: int = 0  # text only: token ids lie in [0, vocab_size)
     # 0: one value of ``shape`` per sample. V >= 1: a multi-view modality, up to V views per sample, (V, *shape),
     # each encoded by one shared encoder and pooled by the model's view_aggregation; a padded view is NaN throughout.

@@ -17,8 +17,6 @@ from sweeper.models.layers import mlp
 @ENCODERS.register("projection", "LayerNorm, then a linear projection (depth > 1 adds GELU + Linear layers)")
 class ProjectionEncoder(Encoder):
     kind = "features"
-    input_ndim = 1
-    layout = "(D,)"
 
     def __init__(self, input_shape: tuple[int, ...], output_dim: int, *, depth: int = 1) -> None:
         super().__init__(input_shape, output_dim)

@@ -13,8 +13,6 @@ from sweeper.models.layers import require_positive
 @ENCODERS.register("cnn2d", "small ResNet-style 2-D CNN for images (width, depth, stem_stride), global average pool")
 class CNN2dEncoder(Encoder):
     kind = "image"
-    input_ndim = 3
-    layout = "(C, H, W)"
 
     def __init__(
         self, input_shape: tuple[int, ...], output_dim: int, *, width: int = 16, depth: int = 2, stem_stride: int = 1

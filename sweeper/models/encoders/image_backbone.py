@@ -25,8 +25,6 @@ from sweeper.models.encoders._weights import hub_file, url_file
 )
 class TimmEncoder(BackboneEncoder):
     kind = "image"
-    input_ndim = 3
-    layout = "(C, H, W)"
     requires = ("timm",)
 
     def __init__(

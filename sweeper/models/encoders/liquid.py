@@ -32,8 +32,6 @@ class LiquidEncoder(Encoder):
     """Shared by ltc and cfc; a subclass only says which recurrent layer it stacks."""
 
     kind = "signal"
-    input_ndim = 2
-    layout = "(C, L)"
 
     def __init__(
         self,

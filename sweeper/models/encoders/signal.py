@@ -28,8 +28,6 @@ from sweeper.models.layers import require_positive
 )
 class CNN1dEncoder(Encoder):
     kind = "signal"
-    input_ndim = 2
-    layout = "(C, L)"
 
     def __init__(
         self,

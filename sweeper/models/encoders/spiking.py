@@ -32,8 +32,6 @@ except ImportError:
 )
 class SpikingEncoder(Encoder):
     kind = "signal"
-    input_ndim = 2
-    layout = "(C, L)"
 
     def __init__(
         self, input_shape: tuple[int, ...], output_dim: int, *, width: int = 32, depth: int = 2, beta: float = 0.9

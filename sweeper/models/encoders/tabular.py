@@ -16,8 +16,6 @@ from sweeper.models.layers import mlp
 @ENCODERS.register("mlp", "per-feature BatchNorm, then an MLP of depth layers")
 class MLPEncoder(Encoder):
     kind = "tabular"
-    input_ndim = 1
-    layout = "(F,)"
 
     def __init__(self, input_shape: tuple[int, ...], output_dim: int, *, depth: int = 2) -> None:
         super().__init__(input_shape, output_dim)

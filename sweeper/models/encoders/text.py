@@ -20,8 +20,6 @@ PADDING_ID = 0
 @ENCODERS.register("text_transformer", "token + position embeddings, depth pre-LN Transformer layers, mean pool")
 class TextTransformerEncoder(Encoder):
     kind = "text"
-    input_ndim = 1
-    layout = "(L,)"
 
     # vocab_size comes from the dataset, not the search space, so it is not keyword-only (not a hyperparameter).
     def __init__(

@@ -13,8 +13,6 @@ from sweeper.models.layers import require_positive
 @ENCODERS.register("cnn3d", "small ResNet-style 3-D CNN for volumes (width, depth), global average pool")
 class CNN3dEncoder(Encoder):
     kind = "volume"
-    input_ndim = 4
-    layout = "(C, D, H, W)"
 
     # Narrower than cnn2d by default: a 3-D conv costs kernel_size times more per channel pair.
     def __init__(self, input_shape: tuple[int, ...], output_dim: int, *, width: int = 8, depth: int = 2) -> None:

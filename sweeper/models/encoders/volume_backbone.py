@@ -39,8 +39,6 @@ RESNETS: dict[str, tuple[int, str]] = {
 )
 class MonaiEncoder(BackboneEncoder):
     kind = "volume"
-    input_ndim = 4
-    layout = "(C, D, H, W)"
     requires = ("monai",)
 
     def __init__(
