@@ -32,7 +32,8 @@ def test_space_runs_a_short_sweep(ray_session: None, tmp_path: Path, path: Path)
         "budget": spec.budget.model_copy(
             update={"num_samples": 3, "max_epochs": 2, "grace_period": 1, "max_concurrent": 2}
         ),
-        "confirm": spec.confirm.model_copy(update={"seeds": 2, "folds": None, "small_val": 0}),
+        # One seed on the fixed validation split: the confirmation stage runs; its statistics are tested elsewhere.
+        "confirm": spec.confirm.model_copy(update={"seeds": 1, "folds": None, "small_val": 0}),
     }
     spec = spec.model_copy(update=small)
     run_sweep(spec, tmp_path / spec.name, quiet=True)
