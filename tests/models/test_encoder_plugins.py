@@ -21,6 +21,7 @@ needs_snntorch = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_plug_ins_register_only_when_their_package_imports() -> None:
     # A fresh interpreter in which the plug-in packages cannot be imported (None in sys.modules blocks an import).
     code = (

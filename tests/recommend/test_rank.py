@@ -221,6 +221,7 @@ def test_with_several_configurations_per_family_the_best_on_validation_represent
     assert gated.source_trial == expected and gated.runs == 3  # one configuration's seeds, not both mixed
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_recommend_command_imports_neither_torch_nor_mlflow_nor_scipy_stats(tmp_path: Path) -> None:
     """Together ~3 s of a 3 s budget, and not needed: the model registry only checks --exclude names, MLflow only
     receives the report of a sweep with a parent run, scipy.stats only tests ranks across sweeps."""

@@ -171,6 +171,7 @@ def test_training_learns_the_grade_task() -> None:
     assert last["train/loss"] < first["train/loss"]
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_training_loop_does_not_import_ray_or_mlflow() -> None:
     code = "import sweeper.train, sys; assert 'ray' not in sys.modules and 'mlflow' not in sys.modules"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

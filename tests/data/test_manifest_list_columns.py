@@ -1,8 +1,8 @@
-"""Numeric list columns convert vectorised: a 20k-row tabular + 8x128 signal manifest loads in a few seconds."""
+"""A tabular + 8x128 signal manifest of list columns loads exactly (their vectorised conversion is timed by
+``benchmarks/data_load.py``, not here: speed is measured by benchmarks, not by timed tests)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 
 from sweeper.data.manifest import load_manifest, parse_manifest_section
 
-N_ROWS, CHANNELS, LENGTH = 20_000, 8, 128
+N_ROWS, CHANNELS, LENGTH = 2_000, 8, 128
 
 
-def test_a_20k_row_tabular_and_signal_manifest_loads_in_a_few_seconds(tmp_path: Path) -> None:
+def test_a_tabular_and_list_column_signal_manifest_loads_exactly(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     columns: dict[str, object] = {f"f{i}": rng.normal(i, 1 + i, N_ROWS) for i in range(10)}
     signal = rng.normal(size=(N_ROWS, CHANNELS * LENGTH)).astype(np.float32)
@@ -33,11 +33,8 @@ def test_a_20k_row_tabular_and_signal_manifest_loads_in_a_few_seconds(tmp_path: 
             "cache": False,
         }
     )
-    started = time.perf_counter()
     data = load_manifest(section)
-    elapsed = time.perf_counter() - started
     assert data.inputs["eeg"].shape == (N_ROWS, CHANNELS, LENGTH)
     assert np.array_equal(data.inputs["eeg"][123].numpy(), signal[123].reshape(CHANNELS, LENGTH))
     train = data.inputs["vitals"][data.splits["train"]]
     assert train.mean(0).abs().max() < 1e-4 and (train.std(0) - 1).abs().max() < 1e-3
-    assert elapsed < 10.0, f"loading {N_ROWS} rows took {elapsed:.1f} s"
