@@ -90,7 +90,10 @@ def _declarations() -> _Declarations:
         text = path.read_text()
         if "Registry(" not in text and ".register(" not in text:
             continue
-        module = modules[_dotted(path)]
+        name = _dotted(path)
+        if name not in modules:  # already parsed if it holds a base of an earlier module's entry
+            modules[name] = _read_module(name, text)
+        module = modules[name]
         for node in module.tree.body:
             target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
             value = getattr(node, "value", None)

@@ -80,7 +80,7 @@ class DataSection(StrictModel):
 
     @model_validator(mode="after")
     def _sizes_fit_the_scenario(self) -> DataSection:
-        takes = scenario_sizes(self.scenario)
+        takes = _scenario_sizes(self.scenario)
         for name in ("image_size", "signal_length"):
             if name in self.model_fields_set and name not in takes:
                 allowed = f"; it takes: {', '.join(takes)}" if takes else ", whose shapes are fixed"
@@ -92,12 +92,12 @@ class DataSection(StrictModel):
     def _without_sizes_it_does_not_take(self, handler: Any) -> Any:
         """A dumped spec (a sweep's spec.yaml) must validate again: sizes the scenario ignores are left out."""
         data = handler(self)
-        takes = scenario_sizes(self.scenario)
+        takes = _scenario_sizes(self.scenario)
         return {k: v for k, v in data.items() if k not in ("image_size", "signal_length") or k in takes}
 
 
-def scenario_sizes(scenario: str) -> dict[str, Any]:
-    """The sizes a built-in scenario lets a user override, with its defaults (e.g. ``{"image_size": 16}``)."""
+def _scenario_sizes(scenario: str) -> dict[str, Any]:
+    """What ``sweeper.data.synthetic.scenario_sizes`` says of a known scenario, read without importing torch."""
     return dict(registry("SCENARIOS").get(scenario).hyperparameters)
 
 
@@ -483,7 +483,7 @@ def load_spec(path: str | Path) -> SweepSpec:
 def build_dataset(section: DataSection | ManifestSection) -> MultimodalDataset:
     """The dataset a data section describes: the user's Parquet manifest, or the built-in generator."""
     from sweeper.data.manifest import load_manifest
-    from sweeper.data.synthetic import make_synthetic
+    from sweeper.data.synthetic import make_synthetic, scenario_sizes
 
     if isinstance(section, ManifestSection):
         return load_manifest(section)

@@ -28,14 +28,16 @@ def prepare_sqlite_store(tracking_uri: str) -> None:
     path = Path(urlparse(tracking_uri).path)
     if path.exists():
         return
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         template = _template()
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         shutil.copyfile(template, partial)
         partial.rename(path)
     except (OSError, sqlite3.Error) as exc:  # a read-only cache, a full disk: MLflow builds the store itself
         logger.debug("no SQLite store template (%s); MLflow builds %s", exc, path)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)  # nothing half-copied is left beside the store
 
 
 def _template() -> Path:
