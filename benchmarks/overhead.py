@@ -8,20 +8,26 @@ Runs a sweep (the demo by default) on a local Ray and prints
       start-up  (Tuner.fit start -> first trial start: experiment set-up, the first actors),
       per trial (inside a trial but outside its training loop: reports and checkpoints; plus the gap from one
                  trial's end to the next trial's start on the same slot: Optuna, ASHA, actor reuse),
-      tail      (slots idle while the last trials finish, and Tune's final save).
+      tail      (each slot idle from its last trial's end to the stage's end: the last trials finishing, and
+                 Tune's final save), summed over the slots.
 
     python benchmarks/overhead.py                      # the demo sweep as written (2 trials at a time)
     python benchmarks/overhead.py --max-concurrent 1   # one trial at a time
+
+Each stage (the search, then the confirmation runs of each family's best configuration) is reported on its own,
+against its own Tuner.fit's wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sweeper.spec import load_spec
 from sweeper.tracking import read_trials
@@ -45,29 +51,41 @@ def main() -> None:
         command_s = time.perf_counter() - started
         trials = read_trials(outcome.sweep_dir).to_pylist()
 
-    n = len(trials)
     slots = min(spec.budget.max_concurrent, int((os.cpu_count() or 1) // spec.resources.cpu) or 1)
+    print(f"spec                        {args.spec}: {slots} slots")
+    print(f"command wall time           {command_s:8.2f} s  (Ray start, data, MLflow store, both stages)")
+    stages = [("search", outcome.started_at, outcome.wall_s)]
+    if outcome.confirm_counts is not None:
+        stages.append(("confirm", outcome.ended_at, outcome.confirm_wall_s))
+    for stage, stage_start, wall in stages:
+        report(stage, [t for t in trials if t["stage"] == stage], stage_start, wall, slots)
+
+
+def report(stage: str, trials: list[dict[str, Any]], stage_start: float, wall: float, slots: int) -> None:
+    """Print one stage's overhead and how it splits."""
+    n = len(trials)
     train_s = sum(t["train_s"] or 0.0 for t in trials)
-    overhead = (outcome.wall_s * slots - train_s) / n
-    startup = min(t["started_at"] for t in trials) - outcome.started_at
+    overhead = (wall * slots - train_s) / n
+    startup = min(t["started_at"] for t in trials) - stage_start
     inside = statistics.mean((t["ended_at"] - t["started_at"]) - (t["train_s"] or 0.0) for t in trials)
     starts = sorted(t["started_at"] for t in trials)
     ends = sorted(t["ended_at"] for t in trials)
     # The k-th trial to start after the first `slots` took the slot freed by the k-th trial to end.
     gaps = [s - e for s, e in zip(starts[slots:], ends, strict=False)]
     gap = statistics.median(gaps) if gaps else 0.0
+    # Each slot's idle time after its last trial ended: the `slots` latest ends, up to the stage's end.
+    tail = sum(stage_start + wall - end for end in ends[-slots:])
+    statuses = collections.Counter(t["status"] for t in trials)
 
-    print(
-        f"spec                        {args.spec}: {n} trials, {sum(t['epochs'] for t in trials)} epochs, {slots} slots"
-    )
-    print(f"statuses                    {', '.join(f'{k} {v}' for k, v in outcome.counts.items() if v)}")
-    print(f"command wall time           {command_s:8.2f} s  (Ray start, data, MLflow store, the sweep)")
-    print(f"sweep wall time             {outcome.wall_s:8.2f} s  (Tuner.fit)")
-    print(f"summed training time        {train_s:8.2f} s")
-    print(f"overhead per trial          {overhead:8.3f} s  = (sweep wall x {slots} slots - training) / {n} trials")
-    print(f"  start-up, once            {startup:8.3f} s")
-    print(f"  per trial, inside         {inside:8.3f} s  (mean; reports and checkpoints)")
-    print(f"  per trial, between        {gap:8.3f} s  (median end -> next start on a slot)")
+    counted = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+    print(f"{stage} stage: {n} trials, {sum(t['epochs'] for t in trials)} epochs ({counted})")
+    print(f"  wall time                 {wall:8.2f} s  (its Tuner.fit)")
+    print(f"  summed training time      {train_s:8.2f} s")
+    print(f"  overhead per trial        {overhead:8.3f} s  = (wall x {slots} slots - training) / {n} trials")
+    print(f"    start-up, once          {startup:8.3f} s")
+    print(f"    per trial, inside       {inside:8.3f} s  (mean; reports and checkpoints)")
+    print(f"    per trial, between      {gap:8.3f} s  (median end -> next start on a slot)")
+    print(f"    tail, summed over slots {tail:8.3f} s  (slots idle while the last trials finish)")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,31 @@ _HTTP_SETTINGS = {
     # A server store prints two "View run ... at" lines to stdout for every run ended; sweeper prints its own lines.
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
 }
+
+
+# What the tracker's start imports (2 s on a 2-core machine), and `import_in_background` imports early.
+_CLIENT_MODULES = ("mlflow.tracking", "mlflow.store.tracking.sqlalchemy_store")
+
+
+def import_in_background() -> threading.Thread:
+    """Import MLflow's client in a daemon thread, while the driver waits on something else (Ray starting).
+
+    Python's import lock makes a later ``import mlflow`` wait for this one or find it done, so this only moves the
+    work earlier. A failed import here is ignored: the tracker's own import raises it where it can be reported.
+    """
+
+    def run() -> None:
+        import importlib
+
+        for name in _CLIENT_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # reported by the tracker's own import
+                return
+
+    thread = threading.Thread(target=run, name="sweeper-import-mlflow", daemon=True)
+    thread.start()
+    return thread
 
 
 _TRACKING_SCHEMES = ("", "http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks")

@@ -27,7 +27,7 @@ from sweeper.spec import SweepSpec, build_dataset
 from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spec, read_tracking, write_tracking
 from sweeper.tracking import TrialStatus, read_trials
 from sweeper.tracking.console import ConsoleProgress
-from sweeper.tracking.mlflow_tracker import check_tracking_uri
+from sweeper.tracking.mlflow_tracker import check_tracking_uri, import_in_background
 from sweeper.tune.storage import STORAGE_KEY, check_storage_uri, sweep_storage
 from sweeper.tune.teacher import with_teacher
 
@@ -118,6 +118,7 @@ def run_sweep(
     data = build_dataset(spec.data)
     spec.check_dataset(data.spec)
     _quiet_tune()
+    import_in_background()  # MLflow's 2 s import overlaps Ray's start
     started_ray = _init_ray(address)
     try:
         check_gpus(spec)
@@ -160,6 +161,7 @@ def resume_sweep(
         check_storage_uri(storage)  # reachable, and its credentials in this process's environment again
     data = build_dataset(spec.data)
     _quiet_tune()
+    import_in_background()  # MLflow's 2 s import overlaps Ray's start
     started_ray = _init_ray(address)
     try:
         check_gpus(spec)
@@ -229,6 +231,7 @@ def confirm_sweep(
         raise SweepError(f"--seeds must be >= 1, but got {seeds}")
     data = build_dataset(spec.data)
     _quiet_tune()
+    import_in_background()  # MLflow's 2 s import overlaps Ray's start
     started_ray = _init_ray(address)
     try:
         check_gpus(spec)
