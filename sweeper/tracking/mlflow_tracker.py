@@ -6,12 +6,17 @@ the sweep folder (``sqlite:///<sweep>/mlflow.db``) with artifacts beside it; a s
 A tracking server that goes away does not stop the sweep: the tracker says so once, lets Parquet keep everything,
 and every ``retry_s`` seconds tries to replay what MLflow missed from Parquet (``sync.Mirror.sync``). A sweep that
 ends with the server still away says how to replay it later (``sweeper sync``).
+
+After the start, writes go through one writer thread, in order: Ray Tune runs its callbacks in its event loop, and a
+trial waits there for its report to be handled before it trains on, so an MLflow round trip per epoch (20 ms on a
+local SQLite store, more to a server) would hold every trial. ``on_sweep_end`` waits for the writes still queued.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -148,6 +153,8 @@ class MlflowTracker(SweepCallback):
         self.mirror: Mirror | None = None
         self.down_since: float | None = None  # when the store stopped answering; None while it answers
         self._last_try = 0.0
+        self._queue: queue.SimpleQueue[Any] | None = None  # writes waiting for the writer thread
+        self._writer: threading.Thread | None = None
 
     @property
     def parent_run_id(self) -> str | None:
@@ -155,7 +162,7 @@ class MlflowTracker(SweepCallback):
 
     def __getstate__(self) -> dict:
         # Ray Tune pickles its callbacks with the experiment; the client is made again in on_sweep_start.
-        return {**self.__dict__, "mirror": None}
+        return {**self.__dict__, "mirror": None, "_queue": None, "_writer": None}
 
     def on_sweep_start(self) -> None:
         """Connect, and bring MLflow level with Parquet. A new sweep fails here if the store refuses it; a sweep
@@ -191,10 +198,13 @@ class MlflowTracker(SweepCallback):
         client.update_run(parent_id, status="RUNNING")
         self.mirror = mirror
 
+    # Each write takes what it needs from the record now: it runs later, on the writer thread.
     def on_trial_start(self, trial: TrialRecord) -> None:
+        trial_id, params, run = trial.trial_id, dict(trial.params), dict(trial.run)
+
         def start(mirror: Mirror) -> None:
-            mirror.start_run(trial.trial_id, trial.params, trial.run, TrialStatus.RUNNING.value)
-            mirror.reopen_run(trial.trial_id)
+            mirror.start_run(trial_id, params, run, TrialStatus.RUNNING.value)
+            mirror.reopen_run(trial_id)
 
         self._write(start)
 
@@ -202,32 +212,43 @@ class MlflowTracker(SweepCallback):
         from sweeper.tracking.predictions import PREDICTIONS_DIR
 
         # ParquetResults (first in line) has written the file; MLflow gets the same bytes.
-        path = self.sweep_dir / PREDICTIONS_DIR / f"{trial.trial_id}.parquet"
-        self._write(lambda mirror: mirror.log_predictions(trial.trial_id, path))
+        trial_id, path = trial.trial_id, self.sweep_dir / PREDICTIONS_DIR / f"{trial.trial_id}.parquet"
+        self._write(lambda mirror: mirror.log_predictions(trial_id, path))
 
     def on_epoch(self, trial: TrialRecord, metrics: dict[str, float]) -> None:
         # Metric names are kept as reported ('val/agree/acc'), so Parquet and MLflow columns match. A resumed trial
         # that reports an epoch again is not logged twice.
+        trial_id, epoch, location = trial.trial_id, dict(metrics), dict(trial.location)
+
         def log(mirror: Mirror) -> None:
-            mirror.log_epochs(trial.trial_id, [metrics])
-            mirror.tag_location(trial.trial_id, trial.location)
+            mirror.log_epochs(trial_id, [epoch])
+            mirror.tag_location(trial_id, location)
 
         self._write(log)
 
     def on_trial_end(self, trial: TrialRecord) -> None:
+        trial_id, params, run, status, error = (
+            trial.trial_id,
+            dict(trial.params),
+            dict(trial.run),
+            trial.status,
+            trial.error,
+        )
+
         def end(mirror: Mirror) -> None:
-            if trial.status is TrialStatus.DISCARDED:
-                mirror.delete_run(trial.trial_id)
+            if status is TrialStatus.DISCARDED:
+                mirror.delete_run(trial_id)
                 return
-            mirror.start_run(trial.trial_id, trial.params, trial.run, trial.status.value)  # failed before it started
-            mirror.end_run(trial.trial_id, trial.status, trial.error)
+            mirror.start_run(trial_id, params, run, status.value)  # failed before it started
+            mirror.end_run(trial_id, status, error)
 
         self._write(end)
 
     def on_sweep_end(self, trials: list[TrialRecord]) -> None:
+        self.flush()
         if self.down_since is not None:
             self._catch_up(force=True)
-        self._write(lambda mirror: mirror.close_parent(self.sweep_dir, [self.stage]))
+        self._apply(lambda mirror: mirror.close_parent(self.sweep_dir, [self.stage]))
         if self.down_since is not None:
             _warn(
                 f"MLflow at {redact(self.tracking_uri)!r} is still unreachable; the results are complete in Parquet. "
@@ -235,6 +256,26 @@ class MlflowTracker(SweepCallback):
             )
 
     def _write(self, action: Any) -> None:
+        """Queue one MLflow write for the writer thread (started with the first write)."""
+        if self._writer is None or not self._writer.is_alive():
+            self._queue = queue.SimpleQueue()
+            self._writer = threading.Thread(target=self._drain, args=(self._queue,), name="sweeper-mlflow", daemon=True)
+            self._writer.start()
+        assert self._queue is not None
+        self._queue.put(action)
+
+    def flush(self) -> None:
+        """Wait until every queued write is done, and stop the writer thread."""
+        if self._writer is not None and self._queue is not None:
+            self._queue.put(None)
+            self._writer.join()
+        self._writer = self._queue = None
+
+    def _drain(self, writes: queue.SimpleQueue[Any]) -> None:
+        while (action := writes.get()) is not None:
+            self._apply(action)
+
+    def _apply(self, action: Any) -> None:
         """Do one MLflow write; while the store is away, try to replay from Parquet every ``retry_s`` instead."""
         if self.down_since is not None:
             self._catch_up()
