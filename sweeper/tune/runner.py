@@ -118,7 +118,6 @@ def run_sweep(
     data = build_dataset(spec.data)
     spec.check_dataset(data.spec)
     _quiet_tune()
-    import_in_background()  # MLflow's 2 s import overlaps Ray's start
     started_ray = _init_ray(address)
     try:
         check_gpus(spec)
@@ -161,7 +160,6 @@ def resume_sweep(
         check_storage_uri(storage)  # reachable, and its credentials in this process's environment again
     data = build_dataset(spec.data)
     _quiet_tune()
-    import_in_background()  # MLflow's 2 s import overlaps Ray's start
     started_ray = _init_ray(address)
     try:
         check_gpus(spec)
@@ -231,7 +229,6 @@ def confirm_sweep(
         raise SweepError(f"--seeds must be >= 1, but got {seeds}")
     data = build_dataset(spec.data)
     _quiet_tune()
-    import_in_background()  # MLflow's 2 s import overlaps Ray's start
     started_ray = _init_ray(address)
     try:
         check_gpus(spec)
@@ -450,6 +447,8 @@ def _quiet_tune() -> None:
 def _init_ray(address: str | None) -> bool:
     """Join ``address`` (or RAY_ADDRESS), else start a local Ray on this machine's cores; True if we started it."""
     import ray
+
+    import_in_background()  # the driver's next slow start, MLflow's 2 s import, overlaps Ray's
 
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
