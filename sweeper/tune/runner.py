@@ -453,6 +453,7 @@ def _init_ray(address: str | None) -> bool:
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         check_reachable(address)
+    use_idle_workers()
     if ray.is_initialized():  # a caller (a notebook, the test suite) already holds a Ray session
         return False
     if RAY_JOB_ENV in os.environ:
@@ -472,12 +473,35 @@ def _init_ray(address: str | None) -> bool:
                 include_dashboard=False,
                 log_to_driver=False,
                 logging_level=logging.WARNING,
+                _system_config=WARM_WORKERS,
             )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"connect to the Ray cluster at {address!r}" if address else "start a local Ray"
         raise SweepError(f"cannot {where}: {exc}") from None
     secure_token_file()
     return True
+
+
+# A local Ray's raylet starts one idle worker per core as soon as the driver connects; with these settings each of
+# them imports torch, the trial code and Ray Tune while the driver builds the sweep, and stays alive until the first
+# trials take them, instead of being reclaimed after Ray's 1 s idle limit. The first trial on each slot then starts
+# in a warm process instead of a new one that spends 3 to 5 s on its imports (benchmarks/overhead.py, "start-up").
+WARM_WORKERS: dict[str, Any] = {
+    "preload_python_modules": ["torch", "sweeper.tune.trainable", "ray.tune"],
+    "idle_worker_killing_time_threshold_ms": 30 * 60 * 1000,
+}
+
+
+def use_idle_workers() -> None:
+    """Let trial actors start in the raylet's idle workers rather than in new processes.
+
+    Ray Tune gives every trial actor a runtime environment with ``PL_DISABLE_FORK=1``, a PyTorch Lightning setting
+    (ray-project/ray#28197, ``ray/tune/execution/class_cache.py``); a task with its own environment variables needs a
+    dedicated new worker, so no trial could use an idle one. sweeper's trials do not use Lightning.
+    """
+    from ray.tune.execution import class_cache
+
+    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
 
 
 def secure_token_file(path: Path | None = None) -> bool:

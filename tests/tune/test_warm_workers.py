@@ -1,0 +1,70 @@
+"""The first trial on each slot starts in one of the raylet's idle workers, with torch already imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# A fresh local Ray, started the way `sweeper run` starts it, in a process of its own (the suite's Ray is shared).
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from pathlib import Path
+
+    import ray
+    from ray import tune
+
+    from sweeper.tune.runner import _init_ray
+
+    def workers():
+        pids = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"ray::IDLE"):  # a worker's process title while it waits for work
+                pids.add(int(pid))
+        return pids
+
+    def trainable(config):
+        tune.report({"pid": os.getpid(), "torch": "torch" in sys.modules})
+
+    assert _init_ray(None)
+    deadline = time.time() + 60
+    while len(workers()) < 2 and time.time() < deadline:  # the idle workers start as the driver connects
+        time.sleep(0.2)
+    time.sleep(1.5)  # longer than Ray's default idle limit (1 s): they must outlive it
+    idle = workers()
+    results = tune.Tuner(
+        trainable,
+        param_space={"x": tune.grid_search([0, 1, 2, 3])},
+        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=2),
+        run_config=tune.RunConfig(storage_path=sys.argv[1], verbose=0),
+    ).fit()
+    print(json.dumps({"idle": sorted(idle), "trials": [r.metrics for r in results]}))
+    ray.shutdown()
+    """
+)
+
+
+@pytest.mark.slow
+def test_trials_start_in_idle_preloaded_workers(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(out["idle"]) >= 2
+    trials = out["trials"]
+    assert len(trials) == 4
+    assert all(t["torch"] for t in trials)  # imported before the trial ran: the trainable itself never imports it
+    assert {t["pid"] for t in trials} <= set(out["idle"])  # no new process for any trial
