@@ -13,6 +13,7 @@ Runs a sweep (the demo by default) on a local Ray and prints
 
     python benchmarks/overhead.py                      # the demo sweep as written (2 trials at a time)
     python benchmarks/overhead.py --max-concurrent 1   # one trial at a time
+    python benchmarks/overhead.py --profile            # also: the driver's own time per trial result (cProfile)
 
 Each stage (the search, then the confirmation runs of each family's best configuration) is reported on its own,
 against its own Tuner.fit's wall time.
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import collections
+import cProfile
 import os
+import pstats
 import statistics
 import tempfile
 import time
@@ -39,6 +42,7 @@ def main() -> None:
     parser.add_argument("spec", nargs="?", default="search_spaces/demo.yaml", help="sweep spec YAML")
     parser.add_argument("--max-concurrent", type=int, help="override budget.max_concurrent")
     parser.add_argument("--num-samples", type=int, help="override budget.num_samples")
+    parser.add_argument("--profile", action="store_true", help="profile the driver (cProfile; slows it a little)")
     args = parser.parse_args()
 
     spec = load_spec(args.spec)
@@ -46,8 +50,13 @@ def main() -> None:
     budget = spec.budget.model_copy(update={k: v for k, v in overrides.items() if v})
     spec = spec.model_copy(update={"budget": budget})
     with tempfile.TemporaryDirectory() as tmp:
+        profile = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
+        if profile:
+            profile.enable()
         outcome = run_sweep(spec, Path(tmp) / spec.name, quiet=True)
+        if profile:
+            profile.disable()
         command_s = time.perf_counter() - started
         trials = read_trials(outcome.sweep_dir).to_pylist()
 
@@ -59,6 +68,23 @@ def main() -> None:
         stages.append(("confirm", outcome.ended_at, outcome.confirm_wall_s))
     for stage, stage_start, wall in stages:
         report(stage, [t for t in trials if t["stage"] == stage], stage_start, wall, slots)
+    if profile:
+        report_driver(pstats.Stats(profile))
+
+
+def report_driver(stats: pstats.Stats) -> None:
+    """The driver's CPU time per trial result: Tune's handling of it, sweeper's callbacks included.
+
+    A trial waits at each report until the driver has handled it (Tune's function API reports synchronously).
+    """
+    entries: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    handled = [
+        (v[1], v[3])
+        for (file, _, name), v in entries.items()
+        if name == "_on_result" and file.endswith("tune_controller.py")
+    ]
+    calls, seconds = max(handled, default=(0, 0.0))  # TuneController._on_result
+    print(f"driver, per trial result    {1000 * seconds / max(calls, 1):8.1f} ms  (mean over {calls} results)")
 
 
 def report(stage: str, trials: list[dict[str, Any]], stage_start: float, wall: float, slots: int) -> None:
