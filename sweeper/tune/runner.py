@@ -118,7 +118,7 @@ def run_sweep(
     data = build_dataset(spec.data)
     spec.check_dataset(data.spec)
     _quiet_tune()
-    started_ray = _init_ray(address)
+    started_ray = _init_ray(address, trial_slots(spec))
     try:
         check_gpus(spec)
         prepare_sweep_dir(sweep_dir, overwrite=overwrite)
@@ -160,7 +160,7 @@ def resume_sweep(
         check_storage_uri(storage)  # reachable, and its credentials in this process's environment again
     data = build_dataset(spec.data)
     _quiet_tune()
-    started_ray = _init_ray(address)
+    started_ray = _init_ray(address, trial_slots(spec))
     try:
         check_gpus(spec)
         if not (sweep_dir / DATA_DIR / CLASSES_FILE).is_file():  # killed before they were written
@@ -229,7 +229,7 @@ def confirm_sweep(
         raise SweepError(f"--seeds must be >= 1, but got {seeds}")
     data = build_dataset(spec.data)
     _quiet_tune()
-    started_ray = _init_ray(address)
+    started_ray = _init_ray(address, trial_slots(spec))
     try:
         check_gpus(spec)
         data = with_teacher(spec, data, sweep_dir, quiet=quiet)
@@ -444,8 +444,11 @@ def _quiet_tune() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
 
 
-def _init_ray(address: str | None) -> bool:
-    """Join ``address`` (or RAY_ADDRESS), else start a local Ray on this machine's cores; True if we started it."""
+def _init_ray(address: str | None, slots: int) -> bool:
+    """Join ``address`` (or RAY_ADDRESS), else start a local Ray on this machine's cores; True if we started it.
+
+    ``slots``: the trials that will run at once (``trial_slots``), for how many of Ray's idle workers to warm up.
+    """
     import ray
 
     import_in_background()  # the driver's next slow start, MLflow's 2 s import, overlaps Ray's
@@ -473,7 +476,7 @@ def _init_ray(address: str | None) -> bool:
                 include_dashboard=False,
                 log_to_driver=False,
                 logging_level=logging.WARNING,
-                _system_config=WARM_WORKERS,
+                _system_config=warm_workers(slots, os.cpu_count() or 1),
             )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"connect to the Ray cluster at {address!r}" if address else "start a local Ray"
@@ -482,14 +485,23 @@ def _init_ray(address: str | None) -> bool:
     return True
 
 
-# A local Ray's raylet starts one idle worker per core as soon as the driver connects; with these settings each of
-# them imports torch, the trial code and Ray Tune while the driver builds the sweep, and stays alive until the first
-# trials take them, instead of being reclaimed after Ray's 1 s idle limit. The first trial on each slot then starts
-# in a warm process instead of a new one that spends 3 to 5 s on its imports (benchmarks/overhead.py, "start-up").
-WARM_WORKERS: dict[str, Any] = {
-    "preload_python_modules": ["torch", "sweeper.tune.trainable", "ray.tune"],
-    "idle_worker_killing_time_threshold_ms": 30 * 60 * 1000,
-}
+def trial_slots(spec: SweepSpec) -> int:
+    """How many trials run at once on this machine's local Ray: the budget's limit, or fewer where CPUs run out."""
+    return max(1, min(spec.budget.max_concurrent, int((os.cpu_count() or 1) // spec.resources.cpu)))
+
+
+def warm_workers(slots: int, cpus: int) -> dict[str, Any]:
+    """The raylet settings of a local Ray whose idle workers are ready for the first trial on each slot.
+
+    The raylet starts one idle worker per CPU as the driver connects. Each is kept past Ray's 1 s idle limit until
+    the first trials take it. Where at least half of them will host a trial, each also imports torch, the trial code
+    and Ray Tune while the driver builds the sweep, instead of in the trial (3 to 5 s on 2 cores; see
+    ``benchmarks/overhead.py``). Elsewhere that would cost about 250 MB of memory per worker that never runs a trial.
+    """
+    config: dict[str, Any] = {"idle_worker_killing_time_threshold_ms": 30 * 60 * 1000}
+    if cpus <= 2 * slots:
+        config["preload_python_modules"] = ["torch", "sweeper.tune.trainable", "ray.tune"]
+    return config
 
 
 def use_idle_workers() -> None:

@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent(
     def trainable(config):
         tune.report({"pid": os.getpid(), "torch": "torch" in sys.modules})
 
-    assert _init_ray(None)
+    assert _init_ray(None, slots=os.cpu_count())  # as if a trial ran on every core: every idle worker is warmed
     deadline = time.time() + 60
     while len(workers()) < 2 and time.time() < deadline:  # the idle workers start as the driver connects
         time.sleep(0.2)
@@ -68,3 +68,27 @@ def test_trials_start_in_idle_preloaded_workers(tmp_path: Path) -> None:
     assert len(trials) == 4
     assert all(t["torch"] for t in trials)  # imported before the trial ran: the trainable itself never imports it
     assert {t["pid"] for t in trials} <= set(out["idle"])  # no new process for any trial
+
+
+def test_workers_import_the_trial_code_only_where_most_will_run_a_trial() -> None:
+    from sweeper.tune.runner import warm_workers
+
+    assert "preload_python_modules" in warm_workers(slots=2, cpus=2)  # the demo on this machine
+    assert "preload_python_modules" in warm_workers(slots=2, cpus=4)
+    # 64 idle workers for 2 trials: 62 would hold torch for nothing (about 250 MB each)
+    assert "preload_python_modules" not in warm_workers(slots=2, cpus=64)
+    assert all(c["idle_worker_killing_time_threshold_ms"] >= 60_000 for c in (warm_workers(2, 2), warm_workers(2, 64)))
+
+
+def test_trial_slots_follow_the_budget_and_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sweeper.testing import tiny_spec
+    from sweeper.tune.runner import trial_slots
+
+    spec = tiny_spec()
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    budget = spec.budget.model_copy(update={"max_concurrent": 3})
+    assert trial_slots(spec.model_copy(update={"budget": budget})) == 3
+    resources = spec.resources.model_copy(update={"cpu": 4.0})
+    assert trial_slots(spec.model_copy(update={"budget": budget, "resources": resources})) == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert trial_slots(spec.model_copy(update={"budget": budget, "resources": resources})) == 1
