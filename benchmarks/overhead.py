@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
-import os
 import pstats
 import statistics
 import tempfile
@@ -37,6 +36,7 @@ from typing import Any
 from sweeper.spec import load_spec
 from sweeper.tracking import read_trials
 from sweeper.tune import run_sweep
+from sweeper.tune.runner import trial_slots
 
 
 def main() -> None:
@@ -65,7 +65,7 @@ def main() -> None:
         command_s = time.perf_counter() - started
         trials = read_trials(outcome.sweep_dir).to_pylist()
 
-    slots = min(spec.budget.max_concurrent, int((os.cpu_count() or 1) // spec.resources.cpu) or 1)
+    slots = trial_slots(spec)
     print(f"spec                        {args.spec}: {slots} slots")
     print(f"command wall time           {command_s:8.2f} s  (Ray start, data, MLflow store, both stages)")
     # A stage's clock starts before its Tuner.fit: the settling pause is taken out of its start-up and wall time.
