@@ -68,7 +68,7 @@ class TrackerBridge(Callback):
         spec = load_sweep_spec(self.sweep_dir)
         self.param_names = list(spec.parameters)
         self.max_epochs = spec.budget.max_epochs
-        self.records = _earlier_records(self.sweep_dir, self.experiment)
+        self.records = earlier_records(self.sweep_dir, self.experiment)
         self.trackers = make_trackers(spec, self.sweep_dir, self.stage, self.total, quiet=self.quiet)
         progress = self.trackers[-1]
         progress.ended = sum(r.status.ended for r in self.records.values())  # type: ignore[attr-defined]
@@ -172,7 +172,7 @@ class TrackerBridge(Callback):
             tracker.on_trial_end(record)
 
 
-def _earlier_records(sweep_dir: Path, experiment: str) -> dict[str, TrialRecord]:
+def earlier_records(sweep_dir: Path, experiment: str) -> dict[str, TrialRecord]:
     """The trials of Tune experiment ``experiment`` already in Parquet, with their epochs: what a resume continues."""
     from sweeper.tracking.parquet import read_experiment
 

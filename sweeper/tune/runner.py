@@ -208,10 +208,16 @@ def run_search(
 
     if _search_done(spec, sweep_dir):
         return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
+    from sweeper.tune.searcher import close_told_trials, fail_orphans
+
+    study = _existing_study(spec, optuna_storage)
     if restorable(sweep_dir, SEARCH_EXPERIMENT):
+        if study is not None:  # a kill between telling Optuna and Parquet that a trial ended
+            close_told_trials(spec, sweep_dir, SEARCH_EXPERIMENT, study)
         tuner = restore_tuner(sweep_dir, SEARCH_EXPERIMENT, spec, data)
     else:  # new, or killed before Tune first saved its state: start over, discarding what ran
-        _fail_orphan_optuna_trials(spec, optuna_storage)
+        if study is not None:  # a killed driver may have left RUNNING trials that nothing will finish
+            fail_orphans(study)
         bridge = TrackerBridge(sweep_dir, "search", SEARCH_EXPERIMENT, spec.budget.num_samples, quiet=quiet)
         bridge.start()
         tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage)
@@ -343,19 +349,16 @@ def _next_confirm_experiment(experiments: list[str]) -> str:
     return f"{CONFIRM_EXPERIMENT}-{_experiment_number(experiments[-1]) + 1}"
 
 
-def _fail_orphan_optuna_trials(spec: SweepSpec, storage: str) -> None:
-    """A study left by a killed driver may hold RUNNING trials that nothing will finish: close them as FAIL."""
+def _existing_study(spec: SweepSpec, storage: str) -> Any:
+    """The sweep's Optuna study if an earlier run created it, else None."""
     import optuna
 
-    from sweeper.tune.searcher import fail_orphans
-
     if not Path(storage.removeprefix("sqlite:///")).is_file():
-        return
+        return None
     try:
-        study = optuna.load_study(study_name=spec.name, storage=storage)
+        return optuna.load_study(study_name=spec.name, storage=storage)
     except KeyError:  # no study of that name yet
-        return
-    fail_orphans(study)
+        return None
 
 
 def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -12,8 +12,11 @@ too, and a pruned trial's value in Optuna is the score at which it was stopped.
 Across a resume: every Optuna trial carries its Ray trial id from the moment it is suggested (user attribute
 ``trial_id``); a trial already told (it ended after Tune last saved the searcher) is not told again; the restored
 searcher is aligned with the trials of Tune's experiment state, which may have been saved at another moment
-(``sweeper.tune.reconcile``); and trials left RUNNING by a driver that died, which the restored searcher does not
-know, are closed as FAIL with the reason (``fail_orphans``), so the study holds no RUNNING leftovers.
+(``sweeper.tune.reconcile``); trials left RUNNING by a driver that died, which the restored searcher does not
+know, are closed as FAIL with the reason (``fail_orphans``), so the study holds no RUNNING leftovers; and a trial
+Optuna was told had ended, but whose end never reached Parquet (Tune tells the searcher before the callbacks, and
+the driver died in between), ends in Parquet as Optuna has it (``close_told_trials``), so a resume does not train it
+again.
 """
 
 from __future__ import annotations
@@ -21,15 +24,18 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
-from sweeper.tracking import TrialStatus
+from sweeper.tracking import ParquetResults, TrialStatus
 from sweeper.tune.reconcile import STATE_PREFIX, SavedTrial, saved_trials
 from sweeper.tune.trainable import USER_ERROR_KEY
+
+if TYPE_CHECKING:
+    from sweeper.spec import SweepSpec
 
 logger = logging.getLogger(__name__)
 ORPHAN_REASON = "the sweep was interrupted before Ray Tune saved this trial; a resume ran another in its place"
@@ -63,6 +69,9 @@ class PruningAwareOptunaSearch(OptunaSearch):
         states = sorted(Path(checkpoint_dir).glob(f"{STATE_PREFIX}*.json"))  # Tune downloads them here to restore
         if states:
             self._align(saved_trials(states[-1].read_text()))
+        for trial_id, trial in self._ot_trials.items():
+            if self._ot_study._storage.get_trial(trial._trial_id).state.is_finished():
+                self._completed_trials.add(trial_id)  # told after Tune last saved: not reported to again
         known = {t.number for tid, t in self._ot_trials.items() if tid not in self._completed_trials}
         fail_orphans(self._ot_study, keep=known, requeue=True)
 
@@ -131,3 +140,36 @@ def fail_orphans(
         if requeue and "fixed_params" in trial.system_attrs:
             study.enqueue_trial(trial.system_attrs["fixed_params"])
     return [t.number for t in orphans]
+
+
+def close_told_trials(spec: SweepSpec, sweep_dir: Path, experiment: str, study: optuna.Study) -> list[str]:
+    """End in Parquet, as Optuna has them, the trials Optuna was told had ended but Parquet still shows running.
+
+    Tune tells the searcher that a trial ended before it tells its callbacks, so a driver killed in between leaves
+    the trial finished in Optuna, and running in Parquet and (if Tune saved it) in Tune's experiment state. Ended in
+    Parquet, it is stopped at its first result when Tune resumes it (``ResumableASHA``), and MLflow follows Parquet;
+    its epochs were all written before (callbacks get each result before the trial is stopped). Run before Tune
+    restores ``experiment``; returns the trial ids it ended.
+    """
+    from sweeper.tune.callbacks import earlier_records
+
+    told = {
+        t.user_attrs["trial_id"]: t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+        if "trial_id" in t.user_attrs and "sweeper.discarded" not in t.user_attrs  # not an orphan a resume closed
+    }
+    records = earlier_records(sweep_dir, experiment)
+    state_of = {v: k for k, v in _OPTUNA_STATE.items()}
+    results = ParquetResults(sweep_dir, spec.name, list(spec.parameters), spec.objective.metric, spec.objective.mode)
+    closed = []
+    for trial_id, record in records.items():
+        if record.status.ended or trial_id not in told:
+            continue
+        frozen = told[trial_id]
+        record.status = state_of[frozen.state]
+        record.ended_at = frozen.datetime_complete.timestamp() if frozen.datetime_complete else None
+        if record.status is TrialStatus.FAILED:
+            record.error = record.error or "the trial failed; the sweep was killed before its error was recorded"
+        results.on_trial_end(record)
+        closed.append(trial_id)
+    return closed

@@ -190,3 +190,51 @@ def test_a_resume_aligns_state_files_that_a_kill_left_out_of_step(
     assert audit.ok, audit.details
     assert len([r for r in read_trials(sweep).to_pylist() if r["stage"] == "search"]) == N
     assert sum(outcome.counts.values()) == N
+
+
+def test_a_trial_optuna_was_told_of_but_parquet_was_not_ends_as_optuna_has_it(
+    ray_session: None, tmp_path: Path
+) -> None:
+    """Tune tells the searcher that a trial ended before it tells the callbacks; a kill in between leaves Optuna's
+    trial PRUNED while Parquet and Tune's saved state still show it running (what CI once caught: the resumed trial
+    reported to a finished Optuna trial and the resume crashed)."""
+    import optuna
+
+    from sweeper.tracking import read_epochs
+    from sweeper.tune.reconcile import STATE_PREFIX, saved_trials
+    from sweeper.tune.runner import OPTUNA_DB
+
+    proc = _start(tmp_path, _spec(tmp_path, NO_CONFIRM))
+    sweep = tmp_path / "killed"
+    victim: dict[str, Any] = {}
+
+    def running_trial_saved_by_tune(rows: list[dict[str, Any]]) -> bool:
+        if _ended(rows) < 2:
+            return False
+        try:
+            saved = saved_trials(max((sweep / "ray").glob(f"{STATE_PREFIX}*.json")).read_text())
+            reported = {e["trial_id"]: e for e in read_epochs(sweep).to_pylist()}
+        except (ValueError, OSError, SweepError):  # not saved yet, or caught mid-write
+            return False
+        for row in rows:
+            if row["status"] == "running" and row["trial_id"] in reported and row["trial_id"] in saved:
+                victim.update(reported[row["trial_id"]])
+                return not saved[row["trial_id"]].ended
+        return False
+
+    _wait(proc, sweep, running_trial_saved_by_tune, "a running trial with an epoch in Tune's saved state")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{sweep / OPTUNA_DB}")
+    (twin,) = [t for t in study.trials if t.user_attrs.get("trial_id") == victim["trial_id"]]
+    epochs = [e for e in read_epochs(sweep).to_pylist() if e["trial_id"] == victim["trial_id"]]
+    last = max(epochs, key=lambda e: e["epoch"])
+    study.tell(twin.number, state=optuna.trial.TrialState.PRUNED)  # what the killed driver had done
+
+    outcome = resume_sweep(sweep, quiet=True)
+
+    audit = audit_sweep(sweep)
+    assert audit.ok, audit.details
+    assert sum(outcome.counts.values()) == N
+    (row,) = [r for r in read_trials(sweep).to_pylist() if r["trial_id"] == victim["trial_id"]]
+    assert (row["status"], row["epochs"]) == ("pruned", last["epoch"])
