@@ -1,6 +1,8 @@
 """sweeper's overhead against its peers: the same trials, the same training function, three ways, in one run.
 
-1. **sweeper**: ``run_sweep`` (Ray Tune, Optuna, ASHA, Parquet, MLflow, a checkpoint per epoch; actors reused).
+1. **sweeper**: ``run_sweep`` (Ray Tune, Optuna, ASHA, Parquet, MLflow; actors reused; every epoch reaches Parquet,
+   MLflow and Optuna, and a trial reports to Tune, with a checkpoint, at ASHA's decision epochs, its last epoch and
+   at least every ``budget.report_every_s``: here the last epoch, or sooner when that much time has passed).
 2. **plain Ray Tune with default settings**: ``Tuner`` with Ray's ``OptunaSearch``, a new actor per trial
    (``reuse_actors=False``), Tune's default loggers, the metrics reported each epoch and no checkpoints.
 3. **Optuna in-process**: ``study.optimize(..., n_jobs=slots)``, the trials in threads of this process.

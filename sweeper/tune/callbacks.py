@@ -26,7 +26,7 @@ from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, Trial
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import sweep_params
 from sweeper.tune.storage import StorageMirror, sweep_storage
-from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, NODE_ID_KEY, USER_ERROR_KEY
+from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, EARLIER_EPOCHS_KEY, NODE_ID_KEY, USER_ERROR_KEY
 
 if TYPE_CHECKING:
     from sweeper.spec import SweepSpec
@@ -103,12 +103,13 @@ class TrackerBridge(Callback):
             record.error = str(result[USER_ERROR_KEY])
             return
         record.location = {k: str(result[k]) for k in LOCATION_KEYS if result.get(k) is not None}
-        metrics = {k: float(v) for k, v in result.items() if _is_metric(k, v)}
-        epoch = metrics.get("epoch", 0.0)
-        record.epochs = [e for e in record.epochs if e.get("epoch", 0.0) < epoch] + [metrics]
         record.wall_s = float(result.get("time_total_s", 0.0))
-        for tracker in self.trackers:
-            tracker.on_epoch(record, metrics)
+        for reported in [*result.get(EARLIER_EPOCHS_KEY, []), result]:  # the epochs it held back, then its own
+            metrics = {k: float(v) for k, v in reported.items() if _is_metric(k, v)}
+            epoch = metrics.get("epoch", 0.0)
+            record.epochs = [e for e in record.epochs if e.get("epoch", 0.0) < epoch] + [metrics]
+            for tracker in self.trackers:
+                tracker.on_epoch(record, metrics)
 
     def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any, **info: Any) -> None:
         import pyarrow.parquet as pq

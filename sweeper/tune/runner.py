@@ -380,7 +380,7 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
     import optuna
     from ray import tune
 
-    from sweeper.tune.scheduler import ResumableASHA
+    from sweeper.tune.scheduler import ResumableASHA, asha_settings
     from sweeper.tune.searcher import PruningAwareOptunaSearch
     from sweeper.tune.space import define_by_run
     from sweeper.tune.trainable import ray_trainable, run_config
@@ -398,10 +398,7 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
     scheduler = ResumableASHA(
         sweep_dir=sweep_dir,
         experiment=SEARCH_EXPERIMENT,
-        time_attr="training_iteration",
-        max_t=spec.budget.max_epochs,
-        grace_period=spec.budget.grace_period,
-        reduction_factor=spec.budget.reduction_factor,
+        **asha_settings(spec.budget),
     )
     return tune.Tuner(
         ray_trainable(spec, data),  # the dataset goes to the object store once

@@ -13,13 +13,19 @@ result.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from sweeper.tracking.parquet import read_experiment
+
+if TYPE_CHECKING:
+    from sweeper.spec import BudgetSection
+
+TIME_ATTR = "epoch"  # ASHA counts epochs, not Tune's training_iteration: a trial need not report every epoch
 
 
 class ResumableASHA(ASHAScheduler):
@@ -55,6 +61,22 @@ class ResumableASHA(ASHAScheduler):
         scores = {(e["trial_id"], int(e["epoch"])): e.get(str(self._metric)) for e in epochs}
         for milestone, recorded in self._brackets[0]._rungs:
             for trial in trials:
-                score = scores.get((trial["trial_id"], int(milestone)))
+                score = scores.get((trial["trial_id"], math.ceil(milestone)))  # ASHA decides at epoch >= milestone
                 if score is not None:
                     recorded[trial["trial_id"]] = self._metric_op * score
+
+
+def asha_settings(budget: BudgetSection) -> dict[str, Any]:
+    """ASHA's settings for a sweep's budget: the search's scheduler is built from these."""
+    return {
+        "time_attr": TIME_ATTR, "max_t": budget.max_epochs, "grace_period": budget.grace_period,
+        "reduction_factor": budget.reduction_factor,
+    }  # fmt: skip
+
+
+def decision_epochs(budget: BudgetSection) -> frozenset[int]:
+    """The epochs at which the search's ASHA decides whether a trial goes on, and the last epoch: a trial reports
+    these to Tune as soon as they end."""
+    asha = ASHAScheduler(brackets=1, **asha_settings(budget))
+    milestones = {math.ceil(milestone) for milestone, _ in asha._brackets[0]._rungs}
+    return frozenset({m for m in milestones if m <= budget.max_epochs} | {budget.max_epochs})

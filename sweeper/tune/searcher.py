@@ -32,7 +32,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweeper.tracking import ParquetResults, TrialStatus
 from sweeper.tune.reconcile import STATE_PREFIX, SavedTrial, saved_trials
-from sweeper.tune.trainable import USER_ERROR_KEY
+from sweeper.tune.trainable import EARLIER_EPOCHS_KEY, USER_ERROR_KEY
 
 if TYPE_CHECKING:
     from sweeper.spec import SweepSpec
@@ -91,18 +91,26 @@ class PruningAwareOptunaSearch(OptunaSearch):
                 self.on_trial_complete(trial_id, trial.last_result, error=trial.status == "ERROR")
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if USER_ERROR_KEY in result:  # a reported mistake carries no score
+        """Every epoch the result stands for, as an intermediate value at its epoch (Ray's OptunaSearch would report
+        only the result's own, at Tune's training_iteration, which counts reports)."""
+        if USER_ERROR_KEY in result or trial_id in self._completed_trials:  # a reported mistake carries no score
             return
+        self._report(self._ot_trials[trial_id], result)
+
+    def _report(self, ot_trial: optuna.Trial, result: dict) -> None:
+        """Every epoch ``result`` stands for, as an intermediate value at that epoch."""
         with warnings.catch_warnings():  # a trial retried from its checkpoint reports some epochs again
             warnings.filterwarnings("ignore", message="The reported value is ignored because this `step")
-            super().on_trial_result(trial_id, result)
+            for reported in [*result.get(EARLIER_EPOCHS_KEY, []), result]:
+                if reported.get(self._metric) is not None and "epoch" in reported:
+                    ot_trial.report(reported[self._metric], int(reported["epoch"]))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result and USER_ERROR_KEY in result:
             error, result = True, None
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
-        last_epoch = (result or {}).get("training_iteration")
+        last_epoch = int(result["epoch"]) if result and "epoch" in result else None
         value = (result or {}).get(self._metric)
         status = TrialStatus.of(last_epoch, self.max_epochs, error=error)
         if status is TrialStatus.COMPLETED and value is None:
@@ -114,8 +122,8 @@ class PruningAwareOptunaSearch(OptunaSearch):
             self._completed_trials.add(trial_id)  # told before Tune last saved the searcher's state
             return
         try:
-            if last_epoch is not None and value is not None:
-                ot_trial.report(value, last_epoch)  # Optuna ignores a step it already has
+            if result:
+                self._report(ot_trial, result)  # the stopping result reaches no on_trial_result
             self._ot_study.tell(ot_trial, value if state is TrialState.COMPLETE else None, state=state)
         except Exception as exc:  # Optuna refuses e.g. a NaN value; the trial must not take the sweep down
             logger.warning("Optuna did not accept trial %s: %s", trial_id, exc)

@@ -3,11 +3,17 @@
 A search trial's config is the sampled hyperparameters. A confirmation run's config is ``{"confirm": run}``, where
 ``run`` holds the configuration to re-train (``params``), its ``seed`` and, for cross-validation, ``fold`` of
 ``folds``; it also writes its per-sample predictions next to its final checkpoint.
+
+Tune's function API holds a trial at each report until the driver has handled it (~30 ms with its checkpoint). So a
+trial reports at once only the epochs a decision waits on (ASHA's milestones, and the last epoch); the others ride
+along with the next report (``EARLIER_EPOCHS_KEY``), unless ``budget.report_every_s`` has passed since the last
+one. ASHA therefore counts epochs (``result["epoch"]``), not Tune's ``training_iteration``, which counts reports.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +25,21 @@ from sweeper.errors import SweeperError
 from sweeper.spec import SweepSpec
 from sweeper.tracking.predictions import PREDICTIONS_FILE, predictions_table, write_predictions
 from sweeper.train import TrainState, fit
+from sweeper.tune.scheduler import decision_epochs
 
 STATE_FILE = "state.pt"
 CONFIRM_KEY = "confirm"
 # A mistake in the trial's configuration (e.g. a diverging learning rate) is reported under this key, not raised: Tune
 # retries every exception (FailureConfig), and retrying a deterministic mistake only repeats it.
 USER_ERROR_KEY = "sweeper_error"
+# The metrics of the epochs a result stands for before its own (each a dict, oldest first): see report_every_s.
+EARLIER_EPOCHS_KEY = "sweeper_earlier_epochs"
 # Where the trial ran, reported with every epoch (Tune adds `node_ip` and `hostname` itself): a retried trial may move.
 NODE_ID_KEY, DEVICE_KEY = "node_id", "device"
 
 
 def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepSpec) -> None:
-    """Train one configuration; report every epoch to Tune with a checkpoint, resume from Tune's checkpoint."""
+    """Train one configuration; report its epochs to Tune with a checkpoint, resume from Tune's checkpoint."""
     from ray import tune
 
     torch.set_num_threads(max(1, int(spec.resources.cpu)))  # two trials on two cores must not both take both
@@ -61,13 +70,26 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
 
     where = {NODE_ID_KEY: ray.get_runtime_context().get_node_id(), DEVICE_KEY: device}
 
+    # Each hand-over to Tune holds the trial until the driver has taken it, so epochs that no decision waits on
+    # are sent with the next one that does (or once report_every_s has passed), with its checkpoint.
+    decisions = {spec.budget.max_epochs} if run is not None else decision_epochs(spec.budget)
+    held: list[dict[str, float]] = []
+    last_sent = time.monotonic()
+
     def report(metrics: dict[str, float], state: TrainState) -> None:
+        nonlocal last_sent
+        if int(metrics["epoch"]) not in decisions and time.monotonic() - last_sent < spec.budget.report_every_s:
+            held.append(dict(metrics))
+            return
         outputs = state.pop("predictions", None)
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
             if outputs is not None:
                 write_predictions(predictions_table(outputs), Path(folder) / PREDICTIONS_FILE)
-            tune.report({**metrics, **where}, checkpoint=tune.Checkpoint.from_directory(folder))
+            result = {**metrics, **where, **({EARLIER_EPOCHS_KEY: list(held)} if held else {})}
+            tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+        held.clear()
+        last_sent = time.monotonic()
 
     trial, confirm = spec.trial_config(params), run is not None
     try:

@@ -39,7 +39,8 @@ def _sweep(
         "name": name,
         "data": {"n_samples": n_samples, "seed": 0},
         # Two trials at a time, one CPU each: one per worker node (the head has no CPU).
-        "budget": {"num_samples": 6, "max_epochs": 4, "grace_period": 4, "max_concurrent": 2},
+        # report_every_s 0: every epoch reaches the driver at once, so the test sees a trial mid-run to kill.
+        "budget": {"num_samples": 6, "max_epochs": 4, "grace_period": 4, "max_concurrent": 2, "report_every_s": 0},
         "confirm": {"enabled": False},
         # Ray sees a killed node as dead only after its health checks fail (seconds); a retry placed on it in that
         # window fails once more. One failure of CI's (a trial ended not completed) is put down to that, hence 3.

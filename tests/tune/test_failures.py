@@ -135,7 +135,8 @@ def test_a_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session: N
     spec = tiny_spec(
         name="dies",
         parameters={"fusion": {"type": "fixed", "value": "concat"}, "lr": {"type": "float", "low": 1e-3, "high": 1e-2}},
-        budget={"num_samples": 1, "max_epochs": 8, "grace_period": 8, "max_concurrent": 1},
+        # report_every_s 0: every epoch reaches the driver at once, so the test sees the trial mid-run to kill.
+        budget={"num_samples": 1, "max_epochs": 8, "grace_period": 8, "max_concurrent": 1, "report_every_s": 0},
         confirm=NO_CONFIRM,
         failure={"max_retries": 2},
     )

@@ -209,8 +209,6 @@ def test_a_trial_optuna_was_told_of_but_parquet_was_not_ends_as_optuna_has_it(
     victim: dict[str, Any] = {}
 
     def running_trial_saved_by_tune(rows: list[dict[str, Any]]) -> bool:
-        if _ended(rows) < 2:
-            return False
         try:
             saved = saved_trials(max((sweep / "ray").glob(f"{STATE_PREFIX}*.json")).read_text())
             reported = {e["trial_id"]: e for e in read_epochs(sweep).to_pylist()}

@@ -3,14 +3,16 @@ fails here."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import optuna
 
 from sweeper.testing import tiny_spec
-from sweeper.tune.scheduler import ResumableASHA
+from sweeper.tune.scheduler import ResumableASHA, decision_epochs
 from sweeper.tune.searcher import PruningAwareOptunaSearch, fail_orphans
 from sweeper.tune.space import define_by_run
+from sweeper.tune.trainable import EARLIER_EPOCHS_KEY
 
 
 def test_ray_optuna_search_still_has_the_attributes_the_searcher_uses() -> None:
@@ -27,12 +29,12 @@ def test_ray_optuna_search_still_has_the_attributes_the_searcher_uses() -> None:
     assert isinstance(searcher._ot_trials, dict) and isinstance(searcher._completed_trials, set)
     config = searcher.suggest("t1")  # a suggested trial is tracked where on_trial_complete looks for it
     assert config and "t1" in searcher._ot_trials
-    searcher.on_trial_complete("t1", {"training_iteration": 1, spec.objective.metric: 0.5})
+    searcher.on_trial_complete("t1", {"epoch": 1.0, spec.objective.metric: 0.5})
     assert "t1" in searcher._completed_trials
     assert searcher._ot_study.trials[0].state is optuna.trial.TrialState.PRUNED  # stopped before max_epochs
     assert searcher._ot_study.trials[0].user_attrs["trial_id"] == "t1"  # set when suggested, kept across a resume
     searcher._completed_trials.discard("t1")  # as if restored from a state saved before it ended
-    searcher.on_trial_complete("t1", {"training_iteration": 3, spec.objective.metric: 0.9})
+    searcher.on_trial_complete("t1", {"epoch": 3.0, spec.objective.metric: 0.9})
     assert searcher._ot_study.trials[0].state is optuna.trial.TrialState.PRUNED  # told once, not told again
 
 
@@ -47,9 +49,8 @@ def test_fail_orphans_closes_running_trials_nothing_will_finish() -> None:
 
 def test_ray_asha_still_has_the_rungs_the_resumable_scheduler_fills(tmp_path: Path) -> None:
     scheduler = ResumableASHA(
-        sweep_dir=tmp_path, experiment="ray", time_attr="training_iteration", max_t=9, grace_period=1,
-        reduction_factor=3,
-    )  # fmt: skip
+        sweep_dir=tmp_path, experiment="ray", time_attr="epoch", max_t=9, grace_period=1, reduction_factor=3
+    )
     scheduler.set_search_properties("val/f1", "max")
     assert scheduler._metric_op == 1.0
     trials = [{"trial_id": "a", "status": "pruned"}, {"trial_id": "b", "status": "running"}]
@@ -59,3 +60,26 @@ def test_ray_asha_still_has_the_rungs_the_resumable_scheduler_fills(tmp_path: Pa
     rungs = {milestone: recorded for milestone, recorded in scheduler._brackets[0]._rungs}
     assert rungs[1] == {"a": 0.4, "b": 0.6} and rungs[3] == {"b": 0.7} and rungs[9] == {}
     assert scheduler.ended == {"a"}
+
+
+def test_a_result_reports_the_epochs_it_held_back_to_optuna_at_their_epochs() -> None:
+    spec = tiny_spec()
+    metric = spec.objective.metric
+    searcher = PruningAwareOptunaSearch(
+        space=define_by_run(spec), metric=metric, mode="max", sampler=optuna.samplers.TPESampler(seed=0), max_epochs=9
+    )
+    searcher.suggest("t1")
+    searcher.on_trial_result("t1", {"epoch": 1.0, metric: 0.3, "training_iteration": 1})
+    held = [{"epoch": 2.0, metric: 0.4}, {"epoch": 3.0, metric: 0.5}]
+    searcher.on_trial_result("t1", {"epoch": 4.0, metric: 0.6, "training_iteration": 2, EARLIER_EPOCHS_KEY: held})
+    assert searcher._ot_study.trials[0].intermediate_values == {1: 0.3, 2: 0.4, 3: 0.5, 4: 0.6}
+
+
+def test_trials_report_at_once_the_epochs_asha_decides_at_and_the_last() -> None:
+    budget = tiny_spec().budget.model_copy(update={"max_epochs": 20, "grace_period": 2, "reduction_factor": 2})
+    assert decision_epochs(budget) == {2, 4, 8, 16, 20}
+    budget = budget.model_copy(update={"max_epochs": 10, "grace_period": 1, "reduction_factor": 1.5})
+    scheduler = ResumableASHA(sweep_dir=Path("."), experiment="ray", time_attr="epoch", max_t=10, grace_period=1,
+                              reduction_factor=1.5)  # fmt: skip
+    milestones = sorted(m for m, _ in scheduler._brackets[0]._rungs)  # 1, 1.5, 2.25, 3.375, ...: fractional
+    assert decision_epochs(budget) == {math.ceil(m) for m in milestones} | {10}

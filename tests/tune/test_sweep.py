@@ -82,6 +82,23 @@ def test_asha_stopped_trials_reach_optuna_as_pruned(tiny_sweep: Path) -> None:
             assert len(rows) == max_epochs
 
 
+def test_epochs_no_decision_waits_on_reach_tune_with_the_next_report(tiny_sweep: Path) -> None:
+    """Tune hears from a trial at ASHA's milestones and its last epoch only (the tiny epochs are far shorter than
+    report_every_s); the epochs in between still reach Parquet (and, above, MLflow and Optuna) one by one."""
+    from sweeper.spec import parse_spec
+    from sweeper.tune.reconcile import STATE_PREFIX, saved_trials
+    from sweeper.tune.scheduler import decision_epochs
+
+    decisions = decision_epochs(parse_spec(TINY, "tiny").budget)
+    assert len(decisions) < TINY["budget"]["max_epochs"], "the tiny budget must leave epochs between decisions"
+    saved = saved_trials(max((tiny_sweep / "ray").glob(f"{STATE_PREFIX}*.json")).read_text())
+    completed = [t for t in _search_rows(tiny_sweep) if t["status"] == "completed"]
+    assert completed
+    for trial in completed:
+        assert saved[trial["trial_id"]].last_result["training_iteration"] == len(decisions)  # reports to Tune
+        assert trial["epochs"] == TINY["budget"]["max_epochs"]
+
+
 def test_conditional_parameters_reach_optuna_only_where_they_apply(tiny_sweep: Path) -> None:
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tiny_sweep / OPTUNA_DB}")
     for ot_trial in study.trials:
