@@ -72,6 +72,10 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], object], list[str]]] = {
     "an int step of zero": (_set_param("fusion_layers", step=0), ["parameters.fusion_layers.step", "(got 0)"]),
     "zero confirmation seeds": (lambda d: d.update(confirm={"seeds": 0}), ["confirm.seeds", "(got 0)"]),
     "one fold": (lambda d: d.update(confirm={"folds": 1}), ["confirm.folds", "(got 1)"]),
+    "a negative report interval": (
+        lambda d: d["budget"].update(report_every_s=-1),
+        ["budget.report_every_s", "(got -1)", "greater than or equal to 0"],
+    ),
     "unknown budget key": (
         lambda d: d["budget"].update(max_epoch=3),
         ["budget", "'max_epoch'", "allowed:", "max_epochs"],
