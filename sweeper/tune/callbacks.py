@@ -99,12 +99,14 @@ class TrackerBridge(Callback):
         record = self._record(trial)
         if record.status.ended:
             return
+        epochs = list(result.get(EARLIER_EPOCHS_KEY, []))  # the epochs it held back, then its own
         if USER_ERROR_KEY in result:  # a mistake in the configuration: the trial ends as failed, not retried
             record.error = str(result[USER_ERROR_KEY])
-            return
-        record.location = {k: str(result[k]) for k in LOCATION_KEYS if result.get(k) is not None}
-        record.wall_s = float(result.get("time_total_s", 0.0))
-        for reported in [*result.get(EARLIER_EPOCHS_KEY, []), result]:  # the epochs it held back, then its own
+        else:
+            record.location = {k: str(result[k]) for k in LOCATION_KEYS if result.get(k) is not None}
+            record.wall_s = float(result.get("time_total_s", 0.0))
+            epochs.append(result)
+        for reported in epochs:
             metrics = {k: float(v) for k, v in reported.items() if _is_metric(k, v)}
             epoch = metrics.get("epoch", 0.0)
             record.epochs = [e for e in record.epochs if e.get("epoch", 0.0) < epoch] + [metrics]

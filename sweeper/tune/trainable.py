@@ -96,7 +96,8 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
         fit(trial, data.to(device), report, resume=resume, device=device, predictions=confirm)
     except SweeperError as exc:
         # The objective (NaN) keeps Tune's strict metric check quiet; the tracker bridge records the trial as failed.
-        tune.report({spec.objective.metric: float("nan"), USER_ERROR_KEY: f"{type(exc).__name__}: {exc}"})
+        error = {spec.objective.metric: float("nan"), USER_ERROR_KEY: f"{type(exc).__name__}: {exc}"}
+        tune.report({**error, **({EARLIER_EPOCHS_KEY: list(held)} if held else {})})  # the epochs it trained first
 
 
 def ray_trainable(spec: SweepSpec, data: MultimodalDataset) -> Any:
