@@ -26,7 +26,7 @@ from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, Trial
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import sweep_params
 from sweeper.tune.storage import StorageMirror, sweep_storage
-from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, EARLIER_EPOCHS_KEY, NODE_ID_KEY, USER_ERROR_KEY
+from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, NODE_ID_KEY, USER_ERROR_KEY, reported_epochs
 
 if TYPE_CHECKING:
     from sweeper.spec import SweepSpec
@@ -99,14 +99,12 @@ class TrackerBridge(Callback):
         record = self._record(trial)
         if record.status.ended:
             return
-        epochs = list(result.get(EARLIER_EPOCHS_KEY, []))  # the epochs it held back, then its own
         if USER_ERROR_KEY in result:  # a mistake in the configuration: the trial ends as failed, not retried
             record.error = str(result[USER_ERROR_KEY])
         else:
             record.location = {k: str(result[k]) for k in LOCATION_KEYS if result.get(k) is not None}
             record.wall_s = float(result.get("time_total_s", 0.0))
-            epochs.append(result)
-        for reported in epochs:
+        for reported in reported_epochs(result):
             metrics = {k: float(v) for k, v in reported.items() if _is_metric(k, v)}
             epoch = metrics.get("epoch", 0.0)
             record.epochs = [e for e in record.epochs if e.get("epoch", 0.0) < epoch] + [metrics]

@@ -32,7 +32,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweeper.tracking import ParquetResults, TrialStatus
 from sweeper.tune.reconcile import STATE_PREFIX, SavedTrial, saved_trials
-from sweeper.tune.trainable import EARLIER_EPOCHS_KEY, USER_ERROR_KEY
+from sweeper.tune.trainable import USER_ERROR_KEY, reported_epochs
 
 if TYPE_CHECKING:
     from sweeper.spec import SweepSpec
@@ -93,17 +93,16 @@ class PruningAwareOptunaSearch(OptunaSearch):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Every epoch the result stands for, as an intermediate value at its epoch (Ray's OptunaSearch would report
         only the result's own, at Tune's training_iteration, which counts reports)."""
-        if USER_ERROR_KEY in result or trial_id in self._completed_trials:  # a reported mistake carries no score
-            return
-        self._report(self._ot_trials[trial_id], result)
+        if trial_id not in self._completed_trials:  # a reported mistake carries no score, only its held-back epochs
+            self._report(self._ot_trials[trial_id], result)
 
     def _report(self, ot_trial: optuna.Trial, result: dict) -> None:
         """Every epoch ``result`` stands for, as an intermediate value at that epoch."""
         with warnings.catch_warnings():  # a trial retried from its checkpoint reports some epochs again
             warnings.filterwarnings("ignore", message="The reported value is ignored because this `step")
-            for reported in [*result.get(EARLIER_EPOCHS_KEY, []), result]:
-                if reported.get(self._metric) is not None and "epoch" in reported:
-                    ot_trial.report(reported[self._metric], int(reported["epoch"]))
+            for reported in reported_epochs(result):
+                if (value := reported.get(str(self._metric))) is not None and "epoch" in reported:
+                    ot_trial.report(value, int(reported["epoch"]))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result and USER_ERROR_KEY in result:

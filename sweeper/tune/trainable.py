@@ -38,6 +38,13 @@ EARLIER_EPOCHS_KEY = "sweeper_earlier_epochs"
 NODE_ID_KEY, DEVICE_KEY = "node_id", "device"
 
 
+def reported_epochs(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The epochs a Tune result stands for, oldest first: those it held back, then its own unless it reports a
+    mistake (``USER_ERROR_KEY``, which carries no epoch)."""
+    own = [] if USER_ERROR_KEY in result else [result]
+    return [*result.get(EARLIER_EPOCHS_KEY, []), *own]
+
+
 def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepSpec) -> None:
     """Train one configuration; report its epochs to Tune with a checkpoint, resume from Tune's checkpoint."""
     from ray import tune
@@ -76,6 +83,9 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
     held: list[dict[str, float]] = []
     last_sent = time.monotonic()
 
+    def with_held(result: dict[str, Any]) -> dict[str, Any]:
+        return {**result, EARLIER_EPOCHS_KEY: list(held)} if held else result
+
     def report(metrics: dict[str, float], state: TrainState) -> None:
         nonlocal last_sent
         if int(metrics["epoch"]) not in decisions and time.monotonic() - last_sent < spec.budget.report_every_s:
@@ -86,8 +96,7 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
             torch.save(state, Path(folder) / STATE_FILE)
             if outputs is not None:
                 write_predictions(predictions_table(outputs), Path(folder) / PREDICTIONS_FILE)
-            result = {**metrics, **where, **({EARLIER_EPOCHS_KEY: list(held)} if held else {})}
-            tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report(with_held({**metrics, **where}), checkpoint=tune.Checkpoint.from_directory(folder))
         held.clear()
         last_sent = time.monotonic()
 
@@ -97,7 +106,7 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
     except SweeperError as exc:
         # The objective (NaN) keeps Tune's strict metric check quiet; the tracker bridge records the trial as failed.
         error = {spec.objective.metric: float("nan"), USER_ERROR_KEY: f"{type(exc).__name__}: {exc}"}
-        tune.report({**error, **({EARLIER_EPOCHS_KEY: list(held)} if held else {})})  # the epochs it trained first
+        tune.report(with_held(error))  # with the epochs it trained first
 
 
 def ray_trainable(spec: SweepSpec, data: MultimodalDataset) -> Any:

@@ -12,7 +12,7 @@ from sweeper.testing import tiny_spec
 from sweeper.tune.scheduler import ResumableASHA, decision_epochs
 from sweeper.tune.searcher import PruningAwareOptunaSearch, fail_orphans
 from sweeper.tune.space import define_by_run
-from sweeper.tune.trainable import EARLIER_EPOCHS_KEY
+from sweeper.tune.trainable import EARLIER_EPOCHS_KEY, USER_ERROR_KEY
 
 
 def test_ray_optuna_search_still_has_the_attributes_the_searcher_uses() -> None:
@@ -73,6 +73,10 @@ def test_a_result_reports_the_epochs_it_held_back_to_optuna_at_their_epochs() ->
     held = [{"epoch": 2.0, metric: 0.4}, {"epoch": 3.0, metric: 0.5}]
     searcher.on_trial_result("t1", {"epoch": 4.0, metric: 0.6, "training_iteration": 2, EARLIER_EPOCHS_KEY: held})
     assert searcher._ot_study.trials[0].intermediate_values == {1: 0.3, 2: 0.4, 3: 0.5, 4: 0.6}
+    # A mistake found at epoch 6 hands over epoch 5 with its error, and carries no score of its own.
+    searcher.on_trial_result("t1", {metric: float("nan"), USER_ERROR_KEY: "diverged", EARLIER_EPOCHS_KEY: [
+        {"epoch": 5.0, metric: 0.55}]})  # fmt: skip
+    assert searcher._ot_study.trials[0].intermediate_values == {1: 0.3, 2: 0.4, 3: 0.5, 4: 0.6, 5: 0.55}
 
 
 def test_trials_report_at_once_the_epochs_asha_decides_at_and_the_last() -> None:
