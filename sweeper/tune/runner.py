@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -441,7 +442,37 @@ def _quiet_tune() -> None:
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     # After Ctrl-C Tune says to resume with Tuner.restore(...); sweeper says `sweeper resume` (SweepInterrupted).
     logging.getLogger("ray.tune.tune").setLevel(logging.ERROR)
+    state_logger = logging.getLogger("ray.tune.execution.experiment_state")
+    if not any(isinstance(f, TempFileSyncRace) for f in state_logger.filters):
+        state_logger.addFilter(TempFileSyncRace())
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
+
+
+class TempFileSyncRace(logging.Filter):
+    """Turn Tune's traceback for one benign race into a debug line: a state copy that found a temp file renamed.
+
+    Tune copies its staging folder to the sweep folder in a background thread while the next snapshot is written
+    there; the searcher's atomic save (``.<uuid>-tmp-<name>`` renamed into place) can rename a file the copy had
+    listed, and the copy fails with FileNotFoundError (ray/tune/execution/experiment_state.py logs it at ERROR
+    with its traceback; ray-project/ray#60556 made the temp names unique but the copy still lists them). The next
+    snapshot copies the state again, and the last one is awaited when the stage ends; a resume lines up state
+    files from two snapshots. Any other error is left as Tune reports it.
+    """
+
+    _TEMP_FILE = re.compile(r"[\\/]\.[0-9a-f-]{36}-tmp-[^'\"\\/]*['\"]")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, FileNotFoundError) and self._TEMP_FILE.search(str(error)):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "a copy of the experiment state met a temp file being renamed; the next snapshot copies it again: %s",
+                (error,),
+                None,
+                None,
+            )
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
 
 
 def _init_ray(address: str | None, slots: int) -> bool:
