@@ -31,7 +31,12 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 def _sweep(
-    tmp_path: Path, cluster: LocalCluster, name: str, n_samples: int, resources: dict | None = None
+    tmp_path: Path,
+    cluster: LocalCluster,
+    name: str,
+    n_samples: int,
+    resources: dict | None = None,
+    max_epochs: int = 4,
 ) -> subprocess.Popen:
     spec = {
         "resources": resources or {"cpu": 1, "gpu": 0},
@@ -40,7 +45,13 @@ def _sweep(
         "data": {"n_samples": n_samples, "seed": 0},
         # Two trials at a time, one CPU each: one per worker node (the head has no CPU).
         # report_every_s 0: every epoch reaches the driver at once, so the test sees a trial mid-run to kill.
-        "budget": {"num_samples": 6, "max_epochs": 4, "grace_period": 4, "max_concurrent": 2, "report_every_s": 0},
+        "budget": {
+            "num_samples": 6,
+            "max_epochs": max_epochs,
+            "grace_period": max_epochs,
+            "max_concurrent": 2,
+            "report_every_s": 0,
+        },
         "confirm": {"enabled": False},
         # Ray sees a killed node as dead only after its health checks fail (seconds); a retry placed on it in that
         # window fails once more. One failure of CI's (a trial ended not completed) is put down to that, hence 3.
@@ -71,7 +82,11 @@ def test_trials_spread_over_the_nodes_and_say_where_they_ran(cluster: LocalClust
 
 
 def test_a_node_lost_mid_sweep_costs_nothing(cluster: LocalCluster, tmp_path: Path) -> None:
-    proc = _sweep(tmp_path, cluster, "lost", 2000)  # trials long enough to be running when the node dies
+    # Trials long enough (8 s here, more on a loaded machine) to be training when the node dies: the test sees where
+    # a trial runs through MLflow, whose writes lag the trial by seconds on a loaded machine. Once, with 3 s trials,
+    # the kill came after the trial on the node had ended, while Tune was handing its idle worker to the next trial;
+    # Tune then failed that trial although it had retries left (the README, "On a cluster").
+    proc = _sweep(tmp_path, cluster, "lost", 3000, max_epochs=12)
     sweep = tmp_path / "lost"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # until a trial on the node 127.0.0.3 has reported an epoch
