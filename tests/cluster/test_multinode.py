@@ -54,7 +54,8 @@ def _sweep(
         },
         "confirm": {"enabled": False},
         # Ray sees a killed node as dead only after its health checks fail (seconds); a retry placed on it in that
-        # window fails once more. One failure of CI's (a trial ended not completed) is put down to that, hence 3.
+        # window fails once more and uses up a retry, hence 3. (A failure that reaches Tune while the trial waits for
+        # its retry ends it whatever this says: see test_a_node_lost_mid_sweep_costs_nothing.)
         "failure": {"max_retries": 3},
     }
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
