@@ -7,6 +7,7 @@ Optuna study) and ``ray/`` (Tune's experiment state and each trial's latest chec
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -488,6 +489,7 @@ def _init_ray(address: str | None, slots: int) -> bool:
     if address:
         check_reachable(address)
     use_idle_workers()
+    recover_pending_failures()
     if ray.is_initialized():  # a caller (a notebook, the test suite) already holds a Ray session
         return False
     if RAY_JOB_ENV in os.environ:
@@ -545,6 +547,37 @@ def use_idle_workers() -> None:
     from ray.tune.execution import class_cache
 
     class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
+
+
+def recover_pending_failures() -> None:
+    """Retry a trial that fails while it waits to start, as Tune retries a running one (``failure.max_retries``).
+
+    With ``reuse_actors`` Tune hands a finished trial's actor to the next trial (PENDING) and resets it there. If
+    that actor's node has just died, or the reset fails, ``TuneController._process_trial_failure`` (Ray 2.x,
+    ``ray/tune/execution/tune_controller.py``) recovers only RUNNING trials, so the trial ends in ERROR with every
+    retry left. Tune's own ``_actor_failed`` sets such a trial RUNNING first (its comment: "needed downstream in
+    _process_trial_failure"); this does the same for task failures (Ray's errors only), after dropping the trial's
+    reset and staging so that its retry asks for a new actor.
+    """
+    from ray.exceptions import RayError
+    from ray.tune.execution.tune_controller import TuneController
+    from ray.tune.experiment import Trial
+
+    original = TuneController._process_trial_failure
+    if getattr(original, "recovers_pending", False):
+        return
+
+    @functools.wraps(original)
+    def process_trial_failure(self: Any, trial: Any, exception: Any) -> None:
+        if trial.status == Trial.PENDING and isinstance(exception, RayError):
+            self._resetting_trials.discard(trial)
+            if trial in self._staged_trials:
+                self._unstage_trial_with_resources(trial)
+            self._set_trial_status(trial, Trial.RUNNING)
+        original(self, trial, exception)
+
+    process_trial_failure.recovers_pending = True  # type: ignore[attr-defined]
+    TuneController._process_trial_failure = process_trial_failure  # type: ignore[method-assign]
 
 
 def secure_token_file(path: Path | None = None) -> bool:

@@ -54,8 +54,7 @@ def _sweep(
         },
         "confirm": {"enabled": False},
         # Ray sees a killed node as dead only after its health checks fail (seconds); a retry placed on it in that
-        # window fails once more and uses up a retry, hence 3. (A failure that reaches Tune while the trial waits for
-        # its retry ends it whatever this says: see test_a_node_lost_mid_sweep_costs_nothing.)
+        # window fails once more and uses up a retry, hence 3.
         "failure": {"max_retries": 3},
     }
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
@@ -86,7 +85,7 @@ def test_a_node_lost_mid_sweep_costs_nothing(cluster: LocalCluster, tmp_path: Pa
     # Trials long enough (8 s here, more on a loaded machine) to be training when the node dies: the test sees where
     # a trial runs through MLflow, whose writes lag the trial by seconds on a loaded machine. Once, with 3 s trials,
     # the kill came after the trial on the node had ended, while Tune was handing its idle worker to the next trial;
-    # Tune then failed that trial although it had retries left (the README, "On a cluster").
+    # Tune then failed that trial although it had retries left (the README, "On a cluster"; sweeper now retries it).
     proc = _sweep(tmp_path, cluster, "lost", 3000, max_epochs=12)
     sweep = tmp_path / "lost"
     deadline = time.monotonic() + 300

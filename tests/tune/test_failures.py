@@ -174,3 +174,60 @@ def _processes_named(title: str) -> list[int]:
             except OSError:  # ended meanwhile
                 continue
     return pids
+
+
+def _reset_fails_once() -> type:
+    """A Tune trainable whose first reset (Tune handing a finished trial's actor to the next trial) dies or raises."""
+    from ray.tune import Trainable
+
+    class ResetFailsOnce(Trainable):
+        def setup(self, config: dict) -> None:
+            self.epoch = 0
+
+        def step(self) -> dict:
+            self.epoch += 1
+            return {"score": float(self.config["x"]), "done": self.epoch >= 2}
+
+        def reset_config(self, new_config: dict) -> bool:
+            marker = Path(new_config["marker"])
+            if not marker.exists():
+                marker.touch()
+                if new_config["how"] == "dies":
+                    os._exit(1)  # the worker is gone, as on a node that was just lost
+                raise RuntimeError("the reset failed")
+            self.epoch = 0
+            return True
+
+        def save_checkpoint(self, checkpoint_dir: str) -> None:
+            return None
+
+        def load_checkpoint(self, checkpoint: object) -> None:
+            pass
+
+    return ResetFailsOnce
+
+
+@pytest.mark.parametrize("how", ["dies", "raises"])
+def test_a_trial_whose_reused_worker_fails_before_it_starts_is_retried(
+    ray_session: None, tmp_path: Path, how: str
+) -> None:
+    """Tune recovers only RUNNING trials; a trial failing while PENDING (its reused actor's reset) must be retried too.
+
+    Without ``recover_pending_failures`` the second trial ends in ERROR with both of its retries left.
+    """
+    from ray import tune
+
+    from sweeper.tune.runner import recover_pending_failures
+
+    recover_pending_failures()  # what every sweep installs as it starts Ray (`_init_ray`)
+    results = tune.Tuner(
+        _reset_fails_once(),
+        param_space={"x": tune.grid_search([1, 2]), "marker": str(tmp_path / "reset"), "how": how},
+        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=1),
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path / "tune"), failure_config=tune.FailureConfig(max_failures=2), verbose=0
+        ),
+    ).fit()
+    assert (tmp_path / "reset").exists(), "Tune did not reuse the first trial's actor"
+    assert results.num_errors == 0, [str(r.error) for r in results if r.error]
+    assert sorted(r.metrics["score"] for r in results) == [1.0, 2.0]
