@@ -3,8 +3,10 @@
 Per fusion family, the confirmed configuration (with ``confirm.per_fusion > 1``, the one whose runs score best on
 validation), its runs' per-sample predictions stacked as ``stats.Predictions`` (family x run x sample x class), and
 what the family costs. Validation runs are seeds; with cross-validation a seed's folds together predict every
-train+val sample once (out-of-fold), so a run is still one seed. Test runs are (seed, fold) pairs. Only seeds that
-every family completed are used, so comparisons stay paired by seed, fold and sample.
+train+val sample once (out-of-fold), so a run is still one seed. Test runs are (seed, fold) pairs, grouped by seed
+for the intervals. Only seeds that every family completed are used, so comparisons stay paired by seed, fold and
+sample; a family that finished too few of them to leave the others 3 is left out (``failed`` says so) rather than
+taking every family down to its seeds.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sweeper.recommend.sources import params_of
-from sweeper.recommend.stats import Predictions
+from sweeper.recommend.stats import MIN_SEEDS, Predictions
 from sweeper.tracking import TrialStatus
 from sweeper.tracking.predictions import read_predictions
 
@@ -48,6 +50,8 @@ class Evidence:
     folds: int | None
     failed: dict[str, str] = field(default_factory=dict)  # family -> why it has no usable confirmed run
     dropped_runs: int = 0  # completed runs left out because another family lacks that seed
+    test_groups: list[int] | None = None  # the seed of each test run (runs are (seed, fold) pairs)
+    choices: dict[str, int] = field(default_factory=dict)  # family -> configurations it had confirmed
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # family -> its confirm rows
 
 
@@ -60,6 +64,7 @@ def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str
         by_family[row["fusion"]].append(row)
     chosen: dict[str, list[dict[str, Any]]] = {}
     failed: dict[str, str] = {}
+    choices: dict[str, int] = {}
     for family, family_rows in by_family.items():
         done = [r for r in family_rows if r["status"] == TrialStatus.COMPLETED.value and _finite(r.get(metric))]
         if not done:
@@ -69,6 +74,7 @@ def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str
             failed[family] = errors[0] if errors else reason
             continue
         chosen[family] = _best_source(done, metric, sign)
+        choices[family] = len({str(r.get("source_trial")) for r in done})
     predictions = read_predictions(predictions_dir, [r["trial_id"] for rs in chosen.values() for r in rs])
     for family, family_rows in list(chosen.items()):
         with_predictions = [r for r in family_rows if r["trial_id"] in predictions]
@@ -78,8 +84,9 @@ def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str
         else:
             chosen[family] = with_predictions
     folds = next((int(r["folds"]) for rs in chosen.values() for r in rs if r.get("folds")), None)
-    seeds = _common_seeds(chosen, folds)
-    used = {f: [r for r in rs if r["seed"] in seeds] for f, rs in chosen.items()}
+    seeds, short = _common_seeds(chosen, folds)
+    failed.update(short)
+    used = {f: [r for r in rs if r["seed"] in seeds] for f, rs in chosen.items() if f not in short}
     families = list(used)
     return Evidence(
         families=families,
@@ -90,8 +97,10 @@ def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str
         seeds=seeds,
         folds=folds,
         failed=failed,
-        dropped_runs=sum(len(rs) for rs in chosen.values()) - sum(len(rs) for rs in used.values()),
+        dropped_runs=sum(len(rs) for f, rs in chosen.items() if f not in short) - sum(len(rs) for rs in used.values()),
         rows=used,
+        test_groups=[int(r["seed"]) for r in _run_order(used[families[0]])] if families else None,
+        choices={f: choices[f] for f in families},
     )
 
 
@@ -107,16 +116,43 @@ def _best_source(done: list[dict[str, Any]], metric: str, sign: float) -> list[d
     return max(groups.values(), key=lambda rs: sign * float(np.mean([r[metric] for r in rs])))
 
 
-def _common_seeds(chosen: dict[str, list[dict[str, Any]]], folds: int | None) -> list[int]:
-    """Seeds for which every family has every fold (or its single run)."""
+def _common_seeds(chosen: dict[str, list[dict[str, Any]]], folds: int | None) -> tuple[list[int], dict[str, str]]:
+    """Seeds for which every family has every fold (or its single run), and the families left out to keep them.
+
+    While the families share fewer than MIN_SEEDS seeds, the one whose absence leaves the others the most seeds is
+    left out (one that failed most of its runs, say), if that gives the others more.
+    """
     need = folds or 1
-    complete = []
-    for rows in chosen.values():
+    complete: dict[str, set[int]] = {}
+    for family, rows in chosen.items():
         per_seed: dict[int, set] = defaultdict(set)
         for r in rows:
             per_seed[int(r["seed"])].add(r.get("fold"))
-        complete.append({s for s, fs in per_seed.items() if len(fs) >= need})
-    return sorted(set.intersection(*complete)) if complete else []
+        complete[family] = {s for s, fs in per_seed.items() if len(fs) >= need}
+
+    def common(families: list[str]) -> set[int]:
+        return set.intersection(*(complete[f] for f in families)) if families else set()
+
+    left_out: dict[str, str] = {}
+    while len(complete) - len(left_out) > 1:
+        kept = [f for f in complete if f not in left_out]
+        shared = common(kept)
+        if len(shared) >= MIN_SEEDS:
+            break
+        others = {f: common([g for g in kept if g != f]) for f in kept}
+        short = max(kept, key=lambda f: (len(others[f]), -len(complete[f])))
+        if len(others[short]) <= len(shared):
+            break
+        left_out[short] = (
+            f"only {len(complete[short])} of its confirmation seeds finished, where the other families share "
+            f"{len(others[short])}; left out so that they keep them (a paired comparison needs the same seeds)"
+        )
+    return sorted(common([f for f in complete if f not in left_out])), left_out
+
+
+def _run_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A family's runs in the order ``_stack`` stacks them: by seed, then fold."""
+    return sorted(rows, key=lambda r: (int(r["seed"]), r.get("fold") or 0))
 
 
 def _stack(
@@ -131,8 +167,7 @@ def _stack(
     """(F, R, n, C) per task; validation runs are seeds (folds pooled), test runs are (seed, fold) pairs."""
     runs_of: dict[str, list[pa.Table]] = {}  # family -> one table per run (a seed's folds joined)
     for family in families:
-        rows = sorted(used[family], key=lambda r: (int(r["seed"]), r.get("fold") or 0))
-        tables = [(int(r["seed"]), predictions[r["trial_id"]]) for r in rows]
+        tables = [(int(r["seed"]), predictions[r["trial_id"]]) for r in _run_order(used[family])]
         tables = [(s, t.filter(pc.equal(t["split"], split))) for s, t in tables]
         if by_seed:
             runs_of[family] = [pa.concat_tables([t for s, t in tables if s == seed]) for seed in seeds]

@@ -2,10 +2,13 @@
 
 Only confirmation runs decide (``sweeper.tune.confirm``): every fusion family's best configuration re-trained with
 several seeds. The objective and every per-task metric are recomputed from the runs' per-sample predictions, so the
-intervals count both seed-to-seed noise and the finite validation set (``stats.compare``: a paired two-level
-bootstrap). A family is *tied* with the best when their paired difference's interval includes zero or lies within
-``margin``; among tied families the default is chosen by a named rule (``prefer``). Test metrics are reported, never
-used to choose. A sweep that was not confirmed gets the search table and no default.
+intervals count both seed-to-seed noise and the finite validation set (``stats.compare``: a t interval over seeds
+plus a paired bootstrap over samples). A family is *tied* with the best when it is not shown worse: their paired
+difference's interval includes zero or lies within ``margin``, or there are fewer than 3 seeds. It is *equivalent*
+when it is shown within ``margin`` of the best (the whole interval). Among tied families the default is chosen by a
+named rule (``prefer``); ``cheapest`` chooses only among equivalent ones, so a cheaper family whose interval still
+allows a large loss is not picked for its price. Test metrics are reported, never used to choose. A sweep that was
+not confirmed gets the search table and no default.
 """
 
 from __future__ import annotations
@@ -40,9 +43,11 @@ class FamilyResult:
     params: dict[str, Any]
     score: stats.Interval  # the objective on validation: mean over runs, CI
     diff: stats.Interval  # best minus this family, positive favours the best; simultaneous CI
-    tied: bool  # tied with the best (the best itself included)
+    tied: bool  # not shown worse than the best (the best itself included)
     runs: int
     samples: int
+    equivalent: bool = False  # shown within the margin of the best (the best itself included)
+    seeds: int = 0  # training seeds behind its runs
     test: dict[str, stats.Interval] = field(default_factory=dict)  # "objective" and "<task>/<metric>" on test
     parameters: int | None = None
     train_s_per_epoch: float | None = None
@@ -167,8 +172,8 @@ def _decide(rec: Recommendation, evidence: Evidence, name: str, n_boot: int) -> 
             FamilyResult(
                 fusion=c.family, source_trial=evidence.configs[c.family]["source_trial"],
                 params=evidence.configs[c.family]["params"], score=c.score, diff=c.diff, tied=c.tied, runs=c.runs,
-                samples=c.samples, test=test.get(c.family, {}), parameters=cost.parameters,
-                train_s_per_epoch=cost.train_s_per_epoch, infer_ms=cost.infer_ms,
+                samples=c.samples, equivalent=c.equivalent, seeds=c.seeds, test=test.get(c.family, {}),
+                parameters=cost.parameters, train_s_per_epoch=cost.train_s_per_epoch, infer_ms=cost.infer_ms,
                 fusion_parameters=cost.fusion_parameters, infer_us_per_sample=cost.infer_us_per_sample,
                 peak_memory_mb=cost.peak_memory_mb, attention=cost.attention,
             )
@@ -184,6 +189,12 @@ def _decide(rec: Recommendation, evidence: Evidence, name: str, n_boot: int) -> 
         if t.winner != rec.default_fusion
     ]
     rec.warnings = [t.warning for t in rec.task_winners if t.warning]
+    if rec.fusions[0].seeds < stats.MIN_SEEDS and len(rec.fusions) > 1:
+        rec.warnings.insert(
+            0,
+            f"{rec.fusions[0].seeds} seed(s) per family: no family can be shown better than another; confirm with "
+            f"at least {stats.MIN_SEEDS} (`sweeper confirm <sweep folder> --seeds 5`)",
+        )
     objective_chance = stats.chance(evidence.val, name, rec.default_fusion)
     if objective_chance.p_value > 0.05:
         rec.warnings.insert(
@@ -201,6 +212,12 @@ def _choose(rec: Recommendation) -> tuple[str, str]:
     best = rec.fusions[0]
     if len(rec.fusions) == 1:
         return best.fusion, "only one fusion family was confirmed"
+    if best.seeds < stats.MIN_SEEDS:
+        return best.fusion, (
+            f"provisional: {best.fusion} has the highest mean, but with {best.seeds} seed"
+            f"{'' if best.seeds == 1 else 's'} per family the seed-to-seed noise is not known well enough to show any "
+            f"family better than another (it takes {stats.MIN_SEEDS}); confirm with more seeds"
+        )
     tied = [f for f in rec.fusions if f.tied]
     if len(tied) == 1:
         return best.fusion, (
@@ -210,9 +227,25 @@ def _choose(rec: Recommendation) -> tuple[str, str]:
     names = ", ".join(f.fusion for f in tied)
     if rec.prefer == "best-mean":
         return best.fusion, f"tie among {names}; --prefer best-mean: the highest mean"
+    equivalent = [f for f in tied if f.equivalent]
+    unsettled = [f for f in tied if not f.equivalent]
     inf = float("inf")
-    cheapest = min(tied, key=lambda f: (f.parameters or inf, f.train_s_per_epoch or inf, tied.index(f)))
-    return cheapest.fusion, f"tie among {names}; --prefer cheapest: fewest parameters, then training time"
+    cheapest = min(equivalent, key=lambda f: (f.parameters or inf, f.train_s_per_epoch or inf, equivalent.index(f)))
+    rule = f"tie among {names}; --prefer cheapest: fewest parameters, then training time"
+    if not unsettled:
+        return cheapest.fusion, rule
+    open_ = ", ".join(f"{f.fusion} (up to {f.diff.high:.4f})" for f in unsettled)
+    if len(equivalent) == 1:
+        return best.fusion, (
+            f"tie among {names}, but none is shown within the {rec.margin:g} margin of {best.fusion}, the highest "
+            f"mean: the others could be worse by {open_}; --prefer cheapest does not trade that for cost, so "
+            f"{best.fusion}. More seeds or samples would settle it"
+        )
+    among = ", ".join(f.fusion for f in equivalent)
+    return cheapest.fusion, (
+        f"{rule}, among those shown within the {rec.margin:g} margin of {best.fusion} ({among}); not {open_}, "
+        "whose intervals still allow a larger loss"
+    )
 
 
 def _per_task(evidence: Evidence, name: str, rec: Recommendation, n_boot: int) -> list[TaskResult]:
@@ -252,7 +285,7 @@ def _test_table(evidence: Evidence, name: str, n_boot: int) -> dict[str, dict[st
     table: dict[str, dict[str, stats.Interval]] = {f: {} for f in evidence.families}
     metrics = [("objective", name)] + [(f"{t}/{m}", f"{t}/{m}") for t in evidence.test.tasks for m in TASK_METRICS]
     for key, metric in metrics:
-        for c in stats.compare(evidence.test, metric, n_boot=max(200, n_boot // 2)):
+        for c in stats.compare(evidence.test, metric, n_boot=max(200, n_boot // 2), groups=evidence.test_groups):
             table[c.family][key] = c.score
     return table
 
@@ -285,13 +318,19 @@ def _limitations(rec: Recommendation, evidence: Evidence) -> list[str]:
         f"{len(evidence.seeds)} seeds per family; "
         + (where if evidence.folds else f"{n_val} validation samples")
         + f"; {n_test} test samples",
-        f"intervals: {rec.confidence:.0%} paired bootstrap over seeds and samples; differences with the best are "
-        f"simultaneous (Bonferroni over {max(len(rec.fusions) - 1, 1)} comparisons); margin {rec.margin:g}",
+        f"intervals: {rec.confidence:.0%}, a t interval over seeds plus a paired bootstrap over samples; differences "
+        f"with the best are simultaneous (Bonferroni over {max(len(rec.fusions) - 1, 1)} comparisons); margin "
+        f"{rec.margin:g}",
         "each family is represented by one configuration from the search; another configuration of a tied family "
         "may do better",
     ]
     if evidence.dropped_runs:
         lines.append(f"{evidence.dropped_runs} runs left out: their seed is missing for another family")
+    if several := sorted(f for f, n in evidence.choices.items() if n > 1):
+        lines.append(
+            f"{', '.join(several)}: several configurations were confirmed, and the best of them was chosen on the same "
+            "runs that score it; its interval does not count that choice, so it is slightly optimistic"
+        )
     return lines
 
 

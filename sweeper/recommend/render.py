@@ -49,9 +49,14 @@ def render_markdown(rec: Recommendation, plots: dict[str, str] | None = None) ->
         lines += [f"Ranked by `{rec.metric}` on validation, mean ± {rec.confidence:.0%} CI over confirmed runs.", ""]
         lines += ["## Ranking (validation)", ""]
         lines += _md_table(["rank", "fusion", "score", "best minus this", "tied", "runs", "configuration"], [
-            [str(i), f.fusion, ci(f.score), ci(f.diff), "yes" if f.tied else "no", str(f.runs), _params(f.params)]
+            [str(i), f.fusion, ci(f.score), ci(f.diff), tie_label(f, i), str(f.runs), _params(f.params)]
             for i, f in enumerate(rec.fusions, 1)
         ])  # fmt: skip
+        lines += [
+            "",
+            f"tied: *within margin*: the difference's whole interval is within {rec.margin:g} of the best; "
+            "*unsettled*: not shown worse, nor within the margin (more seeds or samples would tell).",
+        ]
         lines += ["", "## Per task (validation)", ""]
         lines += _md_table(["task", "metric", "winner", "score", "default's score", "default's regret", "chance"], [
             [t.task, t.metric, t.winner, ci(t.score), ci(t.default_score), ci(t.regret), f"{t.chance:.4f}"]
@@ -92,7 +97,7 @@ def print_table(rec: Recommendation, console: Console) -> None:
             table.add_column(column, justify="left" if column in ("fusion", "tied") else "right")
         for i, f in enumerate(rec.fusions, 1):
             test = ci(f.test["objective"]) if "objective" in f.test else ""
-            table.add_row(str(i), f.fusion, ci(f.score), ci(f.diff), "yes" if f.tied else "no", str(f.runs),
+            table.add_row(str(i), f.fusion, ci(f.score), ci(f.diff), tie_label(f, i), str(f.runs),
                           *_cost(f)[1:], test)  # fmt: skip
         console.print(table)
         tasks = Table(title="per task: winner, the default's regret (winner minus default), chance level")
@@ -116,6 +121,15 @@ def print_table(rec: Recommendation, console: Console) -> None:
     for warning in rec.warnings:
         console.print(f"warning: {warning}", style="yellow", highlight=False)
     console.print(headline(rec), style="bold", highlight=False)
+
+
+def tie_label(f: FamilyResult, rank: int) -> str:
+    """The "tied" column: the best; shown within the margin of it; not shown worse, nor within the margin; worse."""
+    if rank == 1:
+        return "best"
+    if f.equivalent:
+        return "yes, within margin"
+    return "yes, unsettled" if f.tied else "no"
 
 
 def ci(value: Interval | dict[str, float]) -> str:

@@ -1,13 +1,22 @@
 """Statistics for "which fusion family is best", from per-sample predictions of confirmed runs.
 
-Every family was re-trained R times and every run predicted the same n evaluation samples, so a score differs
+Every family was re-trained with R seeds and every run predicted the same n evaluation samples, so a score differs
 between families for two reasons: training noise (another seed gives another model) and evaluation noise (another
-draw of n samples gives another score). The intervals count both with a paired two-level bootstrap: one replicate
-draws sample counts W[b] (n samples with replacement) and R run indices with replacement, and the SAME draw scores
-every family, so what the families share cancels out of their differences.
+draw of n samples gives another score). An interval adds the two variances:
 
-A replicate is a row of sample weights rather than a re-indexed copy of the data: each metric is written as a
-weighted sum, so B replicates cost one pass over a (n, B) array, processed in chunks to keep memory flat.
+- seeds: the spread of the per-seed scores (or, for a difference, of the per-seed paired differences), s^2 / R, with
+  R - 1 degrees of freedom: a t quantile, not a normal one, because R is small (3 or 5). A percentile bootstrap over
+  so few seeds is too narrow (at R = 3 it declared a winner between equal families 18.5% of the time at a nominal
+  5%: ``benchmarks/interval_calibration.py``);
+- samples: the variance of the seed-averaged score over a paired bootstrap of the n samples (the SAME sample draw
+  scores every family and run, so what the families share cancels out of their differences);
+
+and takes mean +- t(df) x sqrt(seeds + samples), df from Welch-Satterthwaite (the sample part has infinitely many).
+With a single seed the seed part cannot be estimated, and with two it is too unsure: below ``MIN_SEEDS`` (3) no family
+is shown better than another (``Comparison.seeds`` says how many there were).
+
+A bootstrap replicate is a column of sample weights rather than a re-indexed copy of the data: each metric is written
+as a weighted sum, so B replicates cost one pass over an (n, B) array, processed in chunks to keep memory flat.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse  # scipy.stats is imported where it is used: ~0.6 s, only across sweeps
+from scipy.special import stdtrit  # the t distribution's quantile, without scipy.stats
 
 from sweeper.errors import ConfigError, DataError
 
@@ -24,6 +34,10 @@ METRICS = ("acc", "macro_f1", "auroc", "loss")
 _EPS = 1e-12  # probabilities are clipped here before the log, so one confident mistake costs ~27.6, not inf
 _CHUNK = 1 << 20  # weights per chunk (n x replicates): 4 MB of float32 counts whatever n is
 _BLOCK = 16  # rows per block of the blocked cumulative sum
+# Seeds needed to show one family better than another. The seed spread of 2 seeds has 1 degree of freedom, and its
+# estimate is often near 0 by chance: between equal families, 14% of 400 simulated comparisons declared a winner at
+# a nominal 5% (`benchmarks/interval_calibration.py`); 3 seeds gave 4.8%.
+MIN_SEEDS = 3
 
 # Internally weights are (n, B): rows of samples are then contiguous, so gathering samples in score order and
 # summing them cumulatively run over whole rows at once.
@@ -89,6 +103,28 @@ def _auroc_class(score: np.ndarray, is_pos: np.ndarray) -> BatchMetric:
     return values
 
 
+def _macro_auroc(probs: np.ndarray, labels: np.ndarray) -> BatchMetric:
+    """Mean one-vs-rest AUROC over classes. A class with both positives and negatives in the data but not in a
+    bootstrap replicate is left out of that replicate's mean: counting its 0 there (the value torchmetrics gives a
+    class it cannot score) would drag the replicate down for a reason that is not the model's. A class absent from
+    the data counts 0 everywhere, as torchmetrics counts it in the plain metric."""
+    n_classes = probs.shape[1]
+    per_class = [_auroc_class(probs[:, c], labels == c) for c in range(n_classes)]
+    scorable = [0 < int(np.sum(labels == c)) < len(labels) for c in range(n_classes)]
+
+    def values(wt: np.ndarray) -> np.ndarray:
+        total, counted = np.zeros(wt.shape[1]), np.zeros(wt.shape[1])
+        for f, c in zip(per_class, range(n_classes), strict=True):
+            pos = np.einsum("nb->b", wt[labels == c]).astype(np.float64)
+            neg = np.einsum("nb->b", wt[labels != c]).astype(np.float64)
+            here = (pos > 0) & (neg > 0) if scorable[c] else np.ones(wt.shape[1], bool)
+            total += np.where(here, f(wt), 0.0)
+            counted += here
+        return np.divide(total, counted, out=np.zeros(wt.shape[1]), where=counted > 0)
+
+    return values
+
+
 def _transposed(weights: np.ndarray) -> np.ndarray:
     """weights (B, n) -> (n, B). float32 stays float32: it holds bootstrap counts exactly at half the traffic."""
     dtype = np.float32 if np.asarray(weights).dtype == np.float32 else np.float64
@@ -101,8 +137,7 @@ def _batch_metric(metric: str, probs: np.ndarray, labels: np.ndarray) -> BatchMe
         raise ConfigError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
     n, n_classes = probs.shape
     if metric == "auroc":
-        per_class = [_auroc_class(probs[:, c], labels == c) for c in range(n_classes)]
-        return lambda wt: np.mean([f(wt) for f in per_class], axis=0)
+        return _macro_auroc(probs, labels)
     if metric == "macro_f1":
         code = probs.argmax(1) * n_classes + labels  # (n,) cell of the confusion matrix
         onehot = sparse.csr_matrix((np.ones(n, np.float32), (code, np.arange(n))), shape=(n_classes**2, n))  # (C*C, n)
@@ -192,17 +227,12 @@ def _per_run(preds: Predictions, metric: str) -> Callable[[np.ndarray], np.ndarr
     return values
 
 
-def _mean_over_runs(per_run: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """per_run (F, R, B), runs (B, R) drawn run indices -> (F, B): replicate b averages its own draw of runs."""
-    return per_run[:, runs, np.arange(len(runs))[:, None]].mean(-1)  # (F, B, R) -> (F, B)
-
-
-def objective(preds: Predictions, metric: str, weights: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """The objective of every family under each bootstrap draw -> (F, B).
-    weights (B, n) sample counts; runs (B, R) run indices drawn with replacement (the mean over those runs is taken).
-    `metric` names the objective WITHOUT its split prefix: "mean_<m>" = mean over tasks of m, "<task>/<m>" = one
-    task, "loss" = sum over tasks of loss (as the training loop reports val/loss). m in METRICS."""
-    return _mean_over_runs(_per_run(preds, metric)(_transposed(weights)), np.atleast_2d(runs))
+def objective(preds: Predictions, metric: str, weights: np.ndarray) -> np.ndarray:
+    """The objective of every family and run under each row of sample weights -> (F, R, B).
+    weights (B, n) sample counts. `metric` names the objective WITHOUT its split prefix: "mean_<m>" = mean over
+    tasks of m, "<task>/<m>" = one task, "loss" = sum over tasks of loss (as the training loop reports val/loss).
+    m in METRICS."""
+    return _per_run(preds, metric)(_transposed(weights))
 
 
 @dataclass
@@ -215,16 +245,23 @@ class Interval:
 @dataclass
 class Comparison:
     family: str
-    score: Interval  # this family's objective, two-level bootstrap percentile interval at `confidence`
+    score: Interval  # this family's objective at `confidence`: seed spread (t) plus a sample bootstrap
     diff: Interval  # best minus this family, signed so that positive favours the best; Bonferroni over F-1 pairs
-    tied: bool  # the best itself, or diff includes zero, or diff stays within the margin
-    runs: int  # R
+    tied: bool  # not shown worse than the best: the best itself, diff includes zero, or diff stays within the margin
+    equivalent: bool  # shown within the margin of the best: the best itself, or the whole diff interval <= margin
+    runs: int  # R: runs per family (with cross-validation on test, every (seed, fold) pair)
     samples: int  # n
+    seeds: int  # independent training seeds behind the runs; below MIN_SEEDS no family is shown better (tied)
 
 
-def _interval(mean: float, draws: np.ndarray, level: float) -> Interval:
-    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
-    return Interval(float(mean), float(low), float(high))
+def _interval(mean: float, per_seed: np.ndarray, boot: np.ndarray, level: float) -> Interval:
+    """mean +- t x sqrt(seed variance of the mean + sample variance), df by Welch-Satterthwaite."""
+    seeds = len(per_seed)
+    seed_var = float(np.var(per_seed, ddof=1)) / seeds if seeds > 1 else 0.0
+    sample_var = float(np.var(boot, ddof=1)) if len(boot) > 1 else 0.0
+    df = (seed_var + sample_var) ** 2 / (seed_var**2 / (seeds - 1)) if seed_var > 0 else np.inf
+    half = float(stdtrit(df, (1 + level) / 2)) * np.sqrt(seed_var + sample_var)
+    return Interval(float(mean), float(mean - half), float(mean + half))
 
 
 def _sample_counts(rng: np.random.Generator, n: int, n_draws: int) -> np.ndarray:
@@ -233,33 +270,59 @@ def _sample_counts(rng: np.random.Generator, n: int, n_draws: int) -> np.ndarray
     return np.bincount(drawn.ravel(), minlength=n * n_draws).reshape(n, n_draws).astype(np.float32)
 
 
+def _by_seed(per_run: np.ndarray, groups: list[int] | None) -> np.ndarray:
+    """per_run (F, R) -> (F, S): the mean of each seed's runs (its folds), or the runs themselves."""
+    if groups is None:
+        return per_run
+    seeds = list(dict.fromkeys(groups))
+    index = np.asarray(groups)
+    return np.stack([per_run[:, index == s].mean(1) for s in seeds], axis=1)
+
+
 def compare(
-    preds: Predictions, metric: str, *, margin: float = 0.0, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
+    preds: Predictions,
+    metric: str,
+    *,
+    margin: float = 0.0,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    groups: list[int] | None = None,
 ) -> list[Comparison]:
     """Every family against the best (highest point estimate, or lowest for loss), best first, then by point
-    estimate."""
-    if not 0 < confidence < 1 or n_boot < 1:
-        raise ConfigError(f"confidence must be in (0, 1) and n_boot >= 1, but got {confidence=}, {n_boot=}")
+    estimate. ``groups``: the seed of each run where several runs share one (test predictions of a seed's folds);
+    by default every run is its own seed."""
+    if not 0 < confidence < 1 or n_boot < 2:
+        raise ConfigError(f"confidence must be in (0, 1) and n_boot >= 2, but got {confidence=}, {n_boot=}")
     per_run = _per_run(preds, metric)
     n_fam, n_runs, n = preds.probs[preds.tasks[0]].shape[:3]
-    point = per_run(np.ones((n, 1)))[:, :, 0].mean(1)  # (F,)
+    if groups is not None and len(groups) != n_runs:
+        raise ValueError(f"groups {groups}: expected one seed per run ({n_runs} runs)")
+    runs_point = per_run(np.ones((n, 1)))[:, :, 0]  # (F, R)
+    point = runs_point.mean(1)  # (F,)
+    per_seed = _by_seed(runs_point, groups)  # (F, S)
     rng = np.random.default_rng(seed)
-    runs = rng.integers(0, n_runs, size=(n_boot, n_runs))  # (B, R)
-    boot = np.empty((n_fam, n_boot))  # (F, B)
+    boot = np.empty((n_fam, n_boot))  # (F, B): the mean over every run, under each draw of samples
     step = max(1, _CHUNK // n)
     for start in range(0, n_boot, step):
-        chunk = runs[start : start + step]
-        boot[:, start : start + len(chunk)] = _mean_over_runs(per_run(_sample_counts(rng, n, len(chunk))), chunk)
+        size = min(step, n_boot - start)
+        boot[:, start : start + size] = per_run(_sample_counts(rng, n, size)).mean(1)
 
     sign = 1.0 if is_higher_better(metric) else -1.0
     best = int(np.argmax(sign * point))
+    n_seeds = per_seed.shape[1]
     diff_level = 1 - (1 - confidence) / max(n_fam - 1, 1)
     out = []
     for f in sorted(range(n_fam), key=lambda f: (f != best, -sign * point[f])):
-        diff = _interval(sign * (point[best] - point[f]), sign * (boot[best] - boot[f]), diff_level)
-        tied = f == best or diff.low <= 0 or diff.high <= margin
-        score = _interval(point[f], boot[f], confidence)
-        out.append(Comparison(preds.families[f], score, diff, tied, runs=n_runs, samples=n))
+        diff = _interval(
+            sign * (point[best] - point[f]), sign * (per_seed[best] - per_seed[f]), sign * (boot[best] - boot[f]),
+            diff_level,
+        )  # fmt: skip
+        shown_within = diff.high <= margin
+        tied = f == best or n_seeds < MIN_SEEDS or diff.low <= 0 or shown_within
+        equivalent = f == best or (n_seeds >= MIN_SEEDS and shown_within)
+        score = _interval(point[f], per_seed[f], boot[f], confidence)
+        out.append(Comparison(preds.families[f], score, diff, tied, equivalent, n_runs, n, n_seeds))
     return out
 
 

@@ -48,11 +48,54 @@ def test_a_clearly_better_family_wins_without_a_tie(tmp_path: Path) -> None:
 
 def test_a_small_margin_makes_a_tiny_real_difference_a_tie(tmp_path: Path) -> None:
     families = {"concat": Family(0.80), "gated": Family(0.81)}
-    sweep = write_sweep(tmp_path / "close", families, Layout(n_val=20000, n_test=100, seeds=2, tasks={"a": 2}))
+    sweep = write_sweep(tmp_path / "close", families, Layout(n_val=20000, n_test=100, seeds=3, tasks={"a": 2}))
     strict = recommend(sweep, margin=0.0, n_boot=300)
     loose = recommend(sweep, margin=0.05, n_boot=300)
     assert strict.fusions[0].fusion == "gated" and strict.fusions[1].diff.high < 0.05
     assert len(loose.tied) == 2
+
+
+def test_cheapest_is_not_chosen_when_its_interval_still_allows_a_large_loss(tmp_path: Path) -> None:
+    """Few samples: concat is not shown worse than gated (tied), nor within the margin of it; the default stays the
+    highest mean rather than trading an unknown loss for a smaller model."""
+    families = {"gated": Family(0.86, parameters=5000), "concat": Family(0.80, parameters=900)}
+    rec = recommend(write_sweep(tmp_path / "open", families, Layout(n_val=80, tasks={"a": 2})), n_boot=500)
+    best, other = rec.fusions
+    assert (best.fusion, other.fusion) == ("gated", "concat")
+    assert other.tied and not other.equivalent and other.diff.high > rec.margin
+    assert rec.default_fusion == "gated"
+    assert "none is shown within the 0.01 margin of gated" in rec.decided_by and "concat (up to" in rec.decided_by
+
+    twins = {**families, "late": Family(0.86, parameters=2000, twin="gated")}  # identical to gated: equivalent
+    rec = recommend(write_sweep(tmp_path / "twin", twins, Layout(n_val=80, tasks={"a": 2})), n_boot=500)
+    assert {f.fusion: f.equivalent for f in rec.fusions} == {"gated": True, "late": True, "concat": False}
+    assert rec.default_fusion == "late"  # the cheaper of the two shown the same
+    assert "among those shown within the 0.01 margin" in rec.decided_by and "not concat" in rec.decided_by
+
+
+def test_two_seeds_give_a_provisional_default_and_say_so(tmp_path: Path) -> None:
+    families = {"concat": Family(0.6, parameters=900), "low_rank": Family(0.95, parameters=5000)}
+    rec = recommend(write_sweep(tmp_path / "two", families, Layout(seeds=2)), n_boot=300)
+    assert rec.default_fusion == "low_rank" and rec.decided_by.startswith("provisional: low_rank has the highest mean")
+    assert rec.tied == ["low_rank", "concat"] and rec.fusions[1].diff.low > 0  # the interval alone would call it
+    assert rec.warnings[0].startswith("2 seed(s) per family: no family can be shown better")
+
+
+def test_a_family_that_finished_too_few_seeds_is_left_out_not_everyone_cut_to_its_seeds(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    families = {"concat": Family(0.6), "gated": Family(0.9), "low_rank": Family(0.7)}
+    sweep = write_sweep(tmp_path / "short", families)
+    rows = pq.read_table(sweep / "results" / "trials.parquet").to_pylist()
+    for row in rows:
+        if row["trial_id"] in ("c-low_rank-1000", "c-low_rank-1001"):
+            row["status"], row["error"] = "failed", "out of memory"
+    pq.write_table(pa.Table.from_pylist(rows), sweep / "results" / "trials.parquet")
+    rec = recommend(sweep, n_boot=300)
+    assert [f.fusion for f in rec.fusions] == ["gated", "concat"] and rec.seeds == [1000, 1001, 1002]
+    assert "only 1 of its confirmation seeds finished, where the other families share 3" in rec.failed["low_rank"]
+    assert rec.decided_by.startswith("clear winner: gated")
 
 
 def test_min_mode_metric_ranks_the_lowest_loss_first(tmp_path: Path) -> None:
