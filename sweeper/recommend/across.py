@@ -2,10 +2,15 @@
 
 Each sweep is first recommended on its own (``rank.recommend``). A block is one task of one dataset; its score per
 family is the confirmed validation mean of the task's metric. Regret is the block's best minus the family (what the
-family gives up there). The default is the family with the lowest mean regret over blocks; with 5 or more blocks a
-Friedman test over the ranks and the Nemenyi critical difference (CD) say which families cannot be told apart
-(mean ranks within CD of the default's are tied); with fewer, families within ``margin`` of the lowest mean regret
-are tied. Among tied families ``prefer`` decides, as for one sweep. Only families confirmed in every sweep compete.
+family gives up there), shown per block. The tasks of one dataset share their models, so they are not independent
+evidence: the decision weighs datasets, not tasks. A family's mean regret is the mean over datasets of its mean
+regret over the dataset's tasks, its rank per dataset is by its mean score over those tasks, and the default is the
+family with the lowest mean regret. With 5 or more datasets a Friedman test over the ranks decides whether the
+families differ at all; only if it says so (p < 0.05) does the Nemenyi critical difference (CD) tell which cannot be
+told apart from the default (mean ranks within CD of the default's are tied), else all are tied. With fewer
+datasets, families within ``margin`` of the lowest mean regret are tied. Among tied families ``prefer`` decides, as
+for one sweep. Only families confirmed in every sweep compete, and every sweep must rank by the same kind of metric
+(regrets in different units do not average).
 """
 
 from __future__ import annotations
@@ -20,16 +25,17 @@ from sweeper.errors import ConfigError
 from sweeper.recommend import stats
 from sweeper.recommend.rank import Recommendation, recommend
 
-MIN_BLOCKS_FOR_TEST = 5
+MIN_BLOCKS_FOR_TEST = 5  # datasets
+ALPHA = 0.05
 
 
 @dataclass
 class FamilySummary:
     fusion: str
-    mean_regret: float
-    worst_regret: float
-    mean_rank: float
-    wins: int  # blocks where it scores best (ties count for each)
+    mean_regret: float  # mean over datasets of its mean regret over each dataset's tasks
+    worst_regret: float  # over (dataset, task) blocks
+    mean_rank: float  # over datasets, each ranked by the families' mean score over its tasks
+    wins: int  # (dataset, task) blocks where it scores best (ties count for each)
     tied: bool  # cannot be told apart from the default
     parameters: float | None  # mean over sweeps
     train_s_per_epoch: float | None
@@ -74,21 +80,31 @@ def recommend_across(
     if not families:
         base.decided_by = "no fusion family was confirmed in every sweep"
         return base
+    _one_metric_kind(names, recs)
     blocks, scores, higher = _block_scores(names, recs, families)  # scores (N, K)
     oriented = np.where(higher, 1.0, -1.0)[:, None] * scores  # (N, K), higher is better in every block
     regret = oriented.max(axis=1, keepdims=True) - oriented  # (N, K), >= 0
-    ranks = np.vstack([_ranks(row) for row in oriented])  # (N, K), 1 = best
-    mean_regret = regret.mean(0)
+    dataset_of = np.array([b.rpartition("/")[0] for b in blocks])
+    per_dataset = np.vstack([oriented[dataset_of == n].mean(0) for n in names])  # (S, K): mean over its tasks
+    mean_regret = np.vstack([regret[dataset_of == n].mean(0) for n in names]).mean(0)  # (K,): datasets weigh alike
+    ranks = np.vstack([_ranks(row) for row in per_dataset])  # (S, K), 1 = best
     order_k = sorted(range(len(families)), key=lambda k: (mean_regret[k], ranks[:, k].mean()))
     best = order_k[0]
     test = None
-    if len(blocks) >= MIN_BLOCKS_FOR_TEST and len(families) >= 2:
-        test = stats.friedman(oriented, families, higher_is_better=True)
-        tied = [k for k in order_k if abs(ranks[:, k].mean() - ranks[:, best].mean()) < test.critical_difference]
-        rule = f"Friedman p={test.p_value:.3g}; mean ranks within CD={test.critical_difference:.2f} of the best"
+    if len(names) >= MIN_BLOCKS_FOR_TEST and len(families) >= 2:
+        test = stats.friedman(per_dataset, families, higher_is_better=True, alpha=ALPHA)
+        if test.p_value < ALPHA:
+            tied = [k for k in order_k if abs(ranks[:, k].mean() - ranks[:, best].mean()) < test.critical_difference]
+            rule = (
+                f"Friedman over {len(names)} datasets p={test.p_value:.3g}; mean ranks within "
+                f"CD={test.critical_difference:.2f} of the best"
+            )
+        else:
+            tied = list(order_k)
+            rule = f"Friedman over {len(names)} datasets p={test.p_value:.3g} >= {ALPHA:g}: no family shown different"
     else:
         tied = [k for k in order_k if mean_regret[k] - mean_regret[best] <= margin]
-        rule = f"fewer than {MIN_BLOCKS_FOR_TEST} blocks, no rank test; mean regret within {margin:g} of the lowest"
+        rule = f"fewer than {MIN_BLOCKS_FOR_TEST} datasets, no rank test; mean regret within {margin:g} of the lowest"
     costs = _costs(recs, families)
     summaries = [
         FamilySummary(
@@ -128,6 +144,21 @@ def _block_scores(names: list[str], recs: list[Recommendation], families: list[s
             rows.append([scores[f][task.task] for f in families])
             higher.append(not task.metric.endswith("loss"))
     return blocks, np.array(rows, dtype=float), higher
+
+
+def _one_metric_kind(names: list[str], recs: list[Recommendation]) -> None:
+    """Regrets average only in one unit: every sweep's per-task metric must be of one kind (macro_f1, loss, ...)."""
+    kinds = {
+        name: sorted({t.metric.rpartition("/")[2] for t in rec.task_winners})
+        for name, rec in zip(names, recs, strict=True)
+        if rec.task_winners
+    }
+    if len({k for ks in kinds.values() for k in ks}) > 1:
+        found = "; ".join(f"{name}: {', '.join(ks)}" for name, ks in kinds.items())
+        raise ConfigError(
+            f"the sweeps rank their tasks by different metrics ({found}); regrets in different units do not "
+            "average: give --metric so that every sweep uses the same one"
+        )
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:

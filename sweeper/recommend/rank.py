@@ -324,6 +324,12 @@ def _limitations(rec: Recommendation, evidence: Evidence) -> list[str]:
         "each family is represented by one configuration from the search; another configuration of a tied family "
         "may do better",
     ]
+    if not evidence.folds:
+        lines.append(
+            "the confirmation scores the validation samples that the search chose its configurations on: new seeds "
+            "remove seed luck, not the fit of a configuration to those samples, so validation scores lean optimistic "
+            "(the test table does not; cross-validation, `confirm.folds`, spreads the choice over every sample)"
+        )
     if evidence.dropped_runs:
         lines.append(f"{evidence.dropped_runs} runs left out: their seed is missing for another family")
     if several := sorted(f for f, n in evidence.choices.items() if n > 1):

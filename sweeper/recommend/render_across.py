@@ -27,7 +27,9 @@ def render_across_json(result: Across) -> str:
 
 def render_across_markdown(result: Across, plots: dict[str, str] | None = None) -> str:
     lines = ["# Recommendation across datasets", "", f"**{across_headline(result)}**", ""]
-    lines += ["## Summary over (dataset, task) blocks", ""]
+    lines += ["## Summary over datasets", ""]
+    lines += ["Mean regret: over datasets, each the mean over its tasks; mean rank: over datasets. Worst regret and "
+              "wins: over (dataset, task) blocks.", ""]  # fmt: skip
     lines += [
         "| fusion | mean regret | worst regret | mean rank | wins | tied | parameters |",
         "|---|---|---|---|---|---|---|",
@@ -41,7 +43,7 @@ def render_across_markdown(result: Across, plots: dict[str, str] | None = None) 
         fr = result.friedman
         lines += [
             "",
-            f"Friedman test over {len(result.blocks)} blocks: chi2 = {fr.statistic:.3f}, p = {fr.p_value:.3g}; "
+            f"Friedman test over {len(result.sweeps)} datasets: chi2 = {fr.statistic:.3f}, p = {fr.p_value:.3g}; "
             f"Nemenyi critical difference {fr.critical_difference:.2f} ranks.",
         ]
     lines += ["", "## Regret per block (block's best minus the family, validation)", ""]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sweeper.errors import ConfigError
@@ -200,7 +201,7 @@ def test_across_datasets_names_one_default_with_regret_ranks_and_a_friedman_test
     assert result.friedman is not None and result.missing == {"film": ["d0", "d1", "d2", "d3"]}
     assert result.excluded == ["concat"] and result.dataset_winners["d4"] == "film"
     markdown = write_across_report(result, tmp_path / "report").path.read_text()
-    assert "Friedman test over 5 blocks" in markdown and (tmp_path / "report" / "critical_difference.png").is_file()
+    assert "Friedman test over 5 datasets" in markdown and (tmp_path / "report" / "critical_difference.png").is_file()
     assert markdown.count("Test split (reported, never used to choose)") == 5  # the evidence of every dataset
     assert "| gated | " in markdown.split("### d3")[1]
 
@@ -211,6 +212,41 @@ def test_across_fewer_blocks_ties_within_the_margin(tmp_path: Path) -> None:
     result = recommend_across(sweeps, n_boot=200)
     assert result.friedman is None and all(f.tied for f in result.families)
     assert "tie among" in result.decided_by
+
+
+def test_across_the_tasks_of_one_dataset_are_not_independent_blocks(tmp_path: Path) -> None:
+    """One dataset with 5 tasks: 5 (dataset, task) blocks but one dataset, so no rank test, and means weigh datasets."""
+    five_tasks = Layout(tasks={f"t{i}": 2 for i in range(5)})
+    families = {"concat": Family(0.6), "gated": Family(0.9)}
+    sweeps = [write_sweep(tmp_path / "wide", families, five_tasks),
+              write_sweep(tmp_path / "narrow", families, Layout(tasks={"y": 2}, seed=1))]  # fmt: skip
+    result = recommend_across(sweeps, n_boot=200)
+    assert len(result.blocks) == 6 and result.friedman is None
+    assert "fewer than 5 datasets" in result.decided_by
+    concat = next(f for f in result.families if f.fusion == "concat")
+    by_dataset = [np.mean([result.regret["concat"][b] for b in result.blocks if b.startswith(f"{d}/")])
+                  for d in ("wide", "narrow")]  # fmt: skip
+    assert concat.mean_regret == pytest.approx(np.mean(by_dataset))
+
+
+def test_across_no_family_is_told_apart_unless_friedman_says_they_differ(tmp_path: Path) -> None:
+    """Five datasets where gated always beats low_rank: with two families the rank test (a Wilcoxon signed-rank test
+    over 5 datasets) cannot reach p < 0.05 (its smallest p is 0.0625), so both stay tied."""
+    sweeps = [write_sweep(tmp_path / f"d{i}", {"gated": Family(0.85), "low_rank": Family(0.7, parameters=500)},
+                          Layout(tasks={"y": 2}, seed=i)) for i in range(5)]  # fmt: skip
+    result = recommend_across(sweeps, n_boot=200)
+    assert result.friedman is not None and result.friedman.p_value == pytest.approx(0.0625)
+    assert all(f.tied for f in result.families) and "no family shown different" in result.decided_by
+    assert result.default_fusion == "low_rank"  # the cheaper of the tied
+
+
+def test_across_sweeps_ranked_by_different_metrics_are_refused(tmp_path: Path) -> None:
+    families = {"concat": Family(0.6), "gated": Family(0.9)}
+    loss = Layout(tasks={"y": 2}, objective="val/loss", mode="min")
+    f1 = Layout(tasks={"y": 2})
+    sweeps = [write_sweep(tmp_path / "f1", families, f1), write_sweep(tmp_path / "loss", families, loss)]
+    with pytest.raises(ConfigError, match=r"different metrics \(f1: macro_f1; loss: loss\).*give --metric"):
+        recommend_across(sweeps, n_boot=200)
 
 
 def test_the_cli_recommends_across_sweeps_and_writes_the_report_beside_them(tmp_path: Path) -> None:
