@@ -234,17 +234,17 @@ def _choose(rec: Recommendation) -> tuple[str, str]:
     rule = f"tie among {names}; --prefer cheapest: fewest parameters, then training time"
     if not unsettled:
         return cheapest.fusion, rule
-    open_ = ", ".join(f"{f.fusion} (up to {f.diff.high:.4f})" for f in unsettled)
+    open_ = ", ".join(f"{f.fusion}: up to {f.diff.high:.4f} worse" for f in unsettled)
     if len(equivalent) == 1:
         return best.fusion, (
-            f"tie among {names}, but none is shown within the {rec.margin:g} margin of {best.fusion}, the highest "
-            f"mean: the others could be worse by {open_}; --prefer cheapest does not trade that for cost, so "
-            f"{best.fusion}. More seeds or samples would settle it"
+            f"tie among {names}, but no other family is shown within the {rec.margin:g} margin of {best.fusion}, the "
+            f"highest mean ({open_}); --prefer cheapest does not trade that for cost. More seeds or samples would "
+            "settle it"
         )
     among = ", ".join(f.fusion for f in equivalent)
     return cheapest.fusion, (
-        f"{rule}, among those shown within the {rec.margin:g} margin of {best.fusion} ({among}); not {open_}, "
-        "whose intervals still allow a larger loss"
+        f"{rule}, among those shown within the {rec.margin:g} margin of {best.fusion} ({among}); not the unsettled "
+        f"({open_}), whose intervals still allow a larger loss"
     )
 
 

@@ -264,6 +264,13 @@ def _interval(mean: float, per_seed: np.ndarray, boot: np.ndarray, level: float)
     return Interval(float(mean), float(mean - half), float(mean + half))
 
 
+def _clipped(interval: Interval, metric: str) -> Interval:
+    """An interval within the metric's range: [0, 1] for accuracy, macro-F1 and AUROC, [0, inf) for a loss. The
+    normal-theory interval around a score near 1 can otherwise reach past it."""
+    high = interval.high if metric.endswith("loss") else min(interval.high, 1.0)
+    return Interval(interval.mean, max(interval.low, 0.0), high)
+
+
 def _sample_counts(rng: np.random.Generator, n: int, n_draws: int) -> np.ndarray:
     """n_draws bootstrap resamples of n samples, as counts (n, n_draws): how often each sample was drawn."""
     drawn = rng.integers(0, n, size=(n_draws, n)) * n_draws + np.arange(n_draws)[:, None]  # flat (sample, draw)
@@ -321,7 +328,7 @@ def compare(
         shown_within = diff.high <= margin
         tied = f == best or n_seeds < MIN_SEEDS or diff.low <= 0 or shown_within
         equivalent = f == best or (n_seeds >= MIN_SEEDS and shown_within)
-        score = _interval(point[f], per_seed[f], boot[f], confidence)
+        score = _clipped(_interval(point[f], per_seed[f], boot[f], confidence), metric)
         out.append(Comparison(preds.families[f], score, diff, tied, equivalent, n_runs, n, n_seeds))
     return out
 

@@ -233,6 +233,13 @@ def test_interval_counts_seed_noise() -> None:
     assert width(by_family["erratic"]) > 3 * width(by_family["steady"])
 
 
+def test_a_score_interval_stays_within_the_metric_range() -> None:
+    """Seeds at 0.55 and 1.0: the t interval around their mean would reach past 1."""
+    preds = make_preds({"erratic": [0.55, 1.0, 1.0]}, n=300)
+    (only,) = compare(preds, "y/acc", n_boot=300)
+    assert only.score.high == 1.0 and 0.0 <= only.score.low < only.score.mean
+
+
 def test_interval_counts_sample_noise() -> None:
     small = compare(make_preds({"a": [0.8] * 3}, n=200), "y/acc", n_boot=500)[0].score
     large = compare(make_preds({"a": [0.8] * 3}, n=5000), "y/acc", n_boot=500)[0].score
