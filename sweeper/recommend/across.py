@@ -5,10 +5,11 @@ family is the confirmed validation mean of the task's metric. Regret is the bloc
 family gives up there), shown per block. The tasks of one dataset share their models, so they are not independent
 evidence: the decision weighs datasets, not tasks. A family's mean regret is the mean over datasets of its mean
 regret over the dataset's tasks, its rank per dataset is by its mean score over those tasks, and the default is the
-family with the lowest mean regret. With 5 or more datasets a Friedman test over the ranks decides whether the
-families differ at all; only if it says so (p < 0.05) does the Nemenyi critical difference (CD) tell which cannot be
-told apart from the default (mean ranks within CD of the default's are tied), else all are tied. With fewer
-datasets, families within ``margin`` of the lowest mean regret are tied. Among tied families ``prefer`` decides, as
+family with the lowest mean regret. With 5 or more datasets a Friedman test over the ranks asks whether the
+families differ at all; if it says so (p < 0.05), the Nemenyi critical difference (CD) tells which cannot be told
+apart from the default (mean ranks within CD of the default's are tied). If it does not, or with fewer datasets,
+families within ``margin`` of the lowest mean regret are tied: ranks that do not separate the families are no reason
+to prefer one with a larger regret for its price. Among tied families ``prefer`` decides, as
 for one sweep. Only families confirmed in every sweep compete, and every sweep must rank by the same kind of metric
 (regrets in different units do not average).
 """
@@ -84,9 +85,9 @@ def recommend_across(
     blocks, scores, higher = _block_scores(names, recs, families)  # scores (N, K)
     oriented = np.where(higher, 1.0, -1.0)[:, None] * scores  # (N, K), higher is better in every block
     regret = oriented.max(axis=1, keepdims=True) - oriented  # (N, K), >= 0
-    dataset_of = np.array([b.rpartition("/")[0] for b in blocks])
-    per_dataset = np.vstack([oriented[dataset_of == n].mean(0) for n in names])  # (S, K): mean over its tasks
-    mean_regret = np.vstack([regret[dataset_of == n].mean(0) for n in names]).mean(0)  # (K,): datasets weigh alike
+    dataset_of = np.array(_dataset_of_blocks(recs))  # (N,): the sweep each block comes from
+    per_dataset = np.vstack([oriented[dataset_of == i].mean(0) for i in range(len(names))])  # (S, K)
+    mean_regret = np.vstack([regret[dataset_of == i].mean(0) for i in range(len(names))]).mean(0)  # datasets alike
     ranks = np.vstack([_ranks(row) for row in per_dataset])  # (S, K), 1 = best
     order_k = sorted(range(len(families)), key=lambda k: (mean_regret[k], ranks[:, k].mean()))
     best = order_k[0]
@@ -100,8 +101,11 @@ def recommend_across(
                 f"CD={test.critical_difference:.2f} of the best"
             )
         else:
-            tied = list(order_k)
-            rule = f"Friedman over {len(names)} datasets p={test.p_value:.3g} >= {ALPHA:g}: no family shown different"
+            tied = [k for k in order_k if mean_regret[k] - mean_regret[best] <= margin]
+            rule = (
+                f"Friedman over {len(names)} datasets p={test.p_value:.3g} >= {ALPHA:g}, so ranks do not separate "
+                f"the families; mean regret within {margin:g} of the lowest"
+            )
     else:
         tied = [k for k in order_k if mean_regret[k] - mean_regret[best] <= margin]
         rule = f"fewer than {MIN_BLOCKS_FOR_TEST} datasets, no rank test; mean regret within {margin:g} of the lowest"
@@ -144,6 +148,11 @@ def _block_scores(names: list[str], recs: list[Recommendation], families: list[s
             rows.append([scores[f][task.task] for f in families])
             higher.append(not task.metric.endswith("loss"))
     return blocks, np.array(rows, dtype=float), higher
+
+
+def _dataset_of_blocks(recs: list[Recommendation]) -> list[int]:
+    """The index of the sweep each (sweep, task) block of ``_block_scores`` comes from, in its order."""
+    return [i for i, rec in enumerate(recs) for _ in rec.task_winners]
 
 
 def _one_metric_kind(names: list[str], recs: list[Recommendation]) -> None:

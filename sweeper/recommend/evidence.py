@@ -120,7 +120,8 @@ def _common_seeds(chosen: dict[str, list[dict[str, Any]]], folds: int | None) ->
     """Seeds for which every family has every fold (or its single run), and the families left out to keep them.
 
     While the families share fewer than MIN_SEEDS seeds, the one whose absence leaves the others the most seeds is
-    left out (one that failed most of its runs, say), if that gives the others more.
+    left out (one that failed most of its runs, say), if the others then share at least MIN_SEEDS and at least two
+    of them remain. Otherwise everyone stays, and the comparison is provisional.
     """
     need = folds or 1
     complete: dict[str, set[int]] = {}
@@ -134,18 +135,19 @@ def _common_seeds(chosen: dict[str, list[dict[str, Any]]], folds: int | None) ->
         return set.intersection(*(complete[f] for f in families)) if families else set()
 
     left_out: dict[str, str] = {}
-    while len(complete) - len(left_out) > 1:
+    while len(complete) - len(left_out) > 2:  # leaving one out must still leave a comparison
         kept = [f for f in complete if f not in left_out]
         shared = common(kept)
         if len(shared) >= MIN_SEEDS:
             break
         others = {f: common([g for g in kept if g != f]) for f in kept}
         short = max(kept, key=lambda f: (len(others[f]), -len(complete[f])))
-        if len(others[short]) <= len(shared):
+        if len(others[short]) < MIN_SEEDS:  # it would not make the others' comparison decisive: keep everyone
             break
         left_out[short] = (
-            f"only {len(complete[short])} of its confirmation seeds finished, where the other families share "
-            f"{len(others[short])}; left out so that they keep them (a paired comparison needs the same seeds)"
+            f"its finished confirmation seeds ({', '.join(map(str, sorted(complete[short])))}) leave the families "
+            f"{len(shared)} in common; without it the others share {len(others[short])} (a paired comparison needs "
+            "the same seeds)"
         )
     return sorted(common([f for f in complete if f not in left_out])), left_out
 

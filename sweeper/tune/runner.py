@@ -552,14 +552,19 @@ def use_idle_workers() -> None:
 def recover_pending_failures() -> None:
     """Retry a trial that fails while it waits to start, as Tune retries a running one (``failure.max_retries``).
 
-    With ``reuse_actors`` Tune hands a finished trial's actor to the next trial (PENDING) and resets it there. If
-    that actor's node has just died, or the reset fails, ``TuneController._process_trial_failure`` (Ray 2.x,
-    ``ray/tune/execution/tune_controller.py``) recovers only RUNNING trials, so the trial ends in ERROR with every
-    retry left. Tune's own ``_actor_failed`` sets such a trial RUNNING first (its comment: "needed downstream in
-    _process_trial_failure"); this does the same for task failures (Ray's errors only), after dropping the trial's
-    reset and staging so that its retry asks for a new actor.
+    With ``reuse_actors`` Tune hands a finished trial's actor to the next trial (PENDING) and resets it there.
+    ``TuneController._process_trial_failure`` (Ray 2.x, ``ray/tune/execution/tune_controller.py``) recovers only
+    RUNNING trials, so two cases ended the trial in ERROR with its retries left:
+
+    - the reset fails (a Ray error from the reset task while the trial is PENDING): this does what Tune's own
+      ``_actor_failed`` does for a PENDING trial (its comment: "needed downstream in _process_trial_failure"): drop
+      the trial's reset and staging, set it RUNNING, and let Tune count the failure and requeue it;
+    - the actor dies during the reset (a node lost): Tune's ``_actor_failed`` recovers the trial, then the reset
+      task's own error arrives, from the same dead actor, for a trial that is PENDING again. That report is stale;
+      counting it would spend a second retry on one failure, and Tune's handler ended the trial with it (what a CI
+      run once showed). It is dropped.
     """
-    from ray.exceptions import RayError
+    from ray.exceptions import RayActorError, RayError
     from ray.tune.execution.tune_controller import TuneController
     from ray.tune.experiment import Trial
 
@@ -567,9 +572,24 @@ def recover_pending_failures() -> None:
     if getattr(original, "recovers_pending", False):
         return
 
+    def stale(controller: Any, trial: Any, exception: Exception) -> bool:
+        """A report from an actor the trial no longer has: Tune already handled that actor's death."""
+        if not isinstance(exception, RayActorError):
+            return False
+        actor = trial.temporary_state.ray_actor
+        if actor is None or trial not in controller._trial_to_actor:
+            return True
+        failed = getattr(exception, "actor_id", None)
+        return bool(failed) and failed != actor._actor_id.hex()
+
     @functools.wraps(original)
     def process_trial_failure(self: Any, trial: Any, exception: Any) -> None:
         if trial.status == Trial.PENDING and isinstance(exception, RayError):
+            if stale(self, trial, exception):
+                if trial not in self._trial_to_actor:  # the dead actor's reset will never finish
+                    self._resetting_trials.discard(trial)
+                logger.debug("ignoring a second failure report from %s's previous actor: %s", trial, exception)
+                return
             self._resetting_trials.discard(trial)
             if trial in self._staged_trials:
                 self._unstage_trial_with_resources(trial)
