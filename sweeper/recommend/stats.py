@@ -35,8 +35,9 @@ _EPS = 1e-12  # probabilities are clipped here before the log, so one confident 
 _CHUNK = 1 << 20  # weights per chunk (n x replicates): 4 MB of float32 counts whatever n is
 _BLOCK = 16  # rows per block of the blocked cumulative sum
 # Seeds needed to show one family better than another. The seed spread of 2 seeds has 1 degree of freedom, and its
-# estimate is often near 0 by chance: between equal families, 14% of 400 simulated comparisons declared a winner at
-# a nominal 5% (`benchmarks/interval_calibration.py`); 3 seeds gave 4.8%.
+# estimate is often near 0 by chance: between equal families the t interval alone declared a winner in 14% of 400
+# simulated comparisons at a nominal 5% (`benchmarks/interval_calibration.py`, before this rule); 3 seeds give 5.4%
+# of 1000.
 MIN_SEEDS = 3
 
 # Internally weights are (n, B): rows of samples are then contiguous, so gathering samples in score order and
