@@ -344,10 +344,18 @@ def recommend_command(
     mode: Annotated[str | None, typer.Option(help="'max' or 'min' (default: the objective's, else guessed).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Fusion to leave out; repeat for several.")] = None,
     prefer: Annotated[
-        str, typer.Option(help="Among tied families: 'cheapest' (fewest parameters, then time) or 'best-mean'.")
+        str,
+        typer.Option(
+            help="Among tied families: 'cheapest' (fewest parameters, then time, among those shown within --margin "
+            "of the best) or 'best-mean'."
+        ),
     ] = "cheapest",
     margin: Annotated[
-        float, typer.Option(help="Practical-equivalence margin: smaller differences of the objective are ties.")
+        float,
+        typer.Option(
+            help="Practical-equivalence margin: a family whose whole difference interval with the best is below it "
+            "counts as the same."
+        ),
     ] = 0.01,
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     source: Annotated[
