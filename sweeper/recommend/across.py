@@ -82,10 +82,9 @@ def recommend_across(
         base.decided_by = "no fusion family was confirmed in every sweep"
         return base
     _one_metric_kind(names, recs)
-    blocks, scores, higher = _block_scores(names, recs, families)  # scores (N, K)
+    blocks, scores, higher, dataset_of = _block_scores(names, recs, families)  # scores (N, K); dataset_of (N,)
     oriented = np.where(higher, 1.0, -1.0)[:, None] * scores  # (N, K), higher is better in every block
     regret = oriented.max(axis=1, keepdims=True) - oriented  # (N, K), >= 0
-    dataset_of = np.array(_dataset_of_blocks(recs))  # (N,): the sweep each block comes from
     per_dataset = np.vstack([oriented[dataset_of == i].mean(0) for i in range(len(names))])  # (S, K)
     mean_regret = np.vstack([regret[dataset_of == i].mean(0) for i in range(len(names))]).mean(0)  # datasets alike
     ranks = np.vstack([_ranks(row) for row in per_dataset])  # (S, K), 1 = best
@@ -138,21 +137,20 @@ def _choose(summaries: list[FamilySummary], prefer: str, rule: str) -> tuple[str
     return pick.fusion, f"tie among {names} ({rule}); --prefer cheapest: fewest parameters, then training time"
 
 
-def _block_scores(names: list[str], recs: list[Recommendation], families: list[str]) -> tuple[list, np.ndarray, list]:
-    """Per (sweep, task) block, every family's confirmed validation mean of the task's metric."""
-    blocks, rows, higher = [], [], []
-    for name, rec in zip(names, recs, strict=True):
+def _block_scores(
+    names: list[str], recs: list[Recommendation], families: list[str]
+) -> tuple[list, np.ndarray, list, np.ndarray]:
+    """Per (sweep, task) block, every family's confirmed validation mean of the task's metric; also whether higher
+    is better there, and the index of the sweep it comes from."""
+    blocks, rows, higher, dataset_of = [], [], [], []
+    for i, (name, rec) in enumerate(zip(names, recs, strict=True)):
         scores = {f.fusion: f.task_scores for f in rec.fusions}
         for task in rec.task_winners:
             blocks.append(f"{name}/{task.task}")
             rows.append([scores[f][task.task] for f in families])
             higher.append(not task.metric.endswith("loss"))
-    return blocks, np.array(rows, dtype=float), higher
-
-
-def _dataset_of_blocks(recs: list[Recommendation]) -> list[int]:
-    """The index of the sweep each (sweep, task) block of ``_block_scores`` comes from, in its order."""
-    return [i for i, rec in enumerate(recs) for _ in rec.task_winners]
+            dataset_of.append(i)
+    return blocks, np.array(rows, dtype=float), higher, np.array(dataset_of)
 
 
 def _one_metric_kind(names: list[str], recs: list[Recommendation]) -> None:

@@ -5,8 +5,8 @@ validation), its runs' per-sample predictions stacked as ``stats.Predictions`` (
 what the family costs. Validation runs are seeds; with cross-validation a seed's folds together predict every
 train+val sample once (out-of-fold), so a run is still one seed. Test runs are (seed, fold) pairs, grouped by seed
 for the intervals. Only seeds that every family completed are used, so comparisons stay paired by seed, fold and
-sample; a family that finished too few of them to leave the others 3 is left out (``failed`` says so) rather than
-taking every family down to its seeds.
+sample; a family whose few finished seeds leave the families fewer than 3 in common is left out (``failed`` says
+so) if at least two others then share 3, rather than taking every family down to its seeds.
 """
 
 from __future__ import annotations
@@ -73,8 +73,7 @@ def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str
             reason = f"{metric} is {bad[0]}" if bad else "no confirmation run finished"
             failed[family] = errors[0] if errors else reason
             continue
-        chosen[family] = _best_source(done, metric, sign)
-        choices[family] = len({str(r.get("source_trial")) for r in done})
+        chosen[family], choices[family] = _best_source(done, metric, sign)
     predictions = read_predictions(predictions_dir, [r["trial_id"] for rs in chosen.values() for r in rs])
     for family, family_rows in list(chosen.items()):
         with_predictions = [r for r in family_rows if r["trial_id"] in predictions]
@@ -108,12 +107,12 @@ def _finite(value: Any) -> bool:
     return value is not None and bool(np.isfinite(value))
 
 
-def _best_source(done: list[dict[str, Any]], metric: str, sign: float) -> list[dict[str, Any]]:
-    """With several configurations per family, the runs of the one with the best mean validation score."""
+def _best_source(done: list[dict[str, Any]], metric: str, sign: float) -> tuple[list[dict[str, Any]], int]:
+    """The runs of the configuration with the best mean validation score, and how many configurations there were."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in done:
         groups[str(row.get("source_trial"))].append(row)
-    return max(groups.values(), key=lambda rs: sign * float(np.mean([r[metric] for r in rs])))
+    return max(groups.values(), key=lambda rs: sign * float(np.mean([r[metric] for r in rs]))), len(groups)
 
 
 def _common_seeds(chosen: dict[str, list[dict[str, Any]]], folds: int | None) -> tuple[list[int], dict[str, str]]:

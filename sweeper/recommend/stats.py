@@ -56,11 +56,11 @@ def _macro_f1(counts: np.ndarray, n_classes: int) -> np.ndarray:
     return np.divide(f1.sum(1), present, out=np.zeros(len(counts)), where=present > 0)
 
 
-def _auc(u: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """Mann-Whitney U over all positive-negative pairs; 0 for a class without positives or without negatives,
-    which is what torchmetrics' ROC gives (a flat curve) and then averages in."""
+def _auc(u: np.ndarray, pos: np.ndarray, neg: np.ndarray, unscorable: float = 0.0) -> np.ndarray:
+    """Mann-Whitney U over all positive-negative pairs; ``unscorable`` for a class without positives or without
+    negatives: by default 0, which is what torchmetrics' ROC gives (a flat curve) and then averages in."""
     pairs = pos * neg
-    return np.divide(u, pairs, out=np.zeros(np.shape(u)), where=pairs > 0)
+    return np.divide(u, pairs, out=np.full(np.shape(u), unscorable), where=pairs > 0)
 
 
 def _cumsum_rows(x: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ def _cumsum_rows(x: np.ndarray) -> np.ndarray:
     return blocks.reshape(x.shape)
 
 
-def _auroc_class(score: np.ndarray, is_pos: np.ndarray) -> BatchMetric:
+def _auroc_class(score: np.ndarray, is_pos: np.ndarray, unscorable: float = 0.0) -> BatchMetric:
     """One-vs-rest AUROC of one class: U = weight of (positive, negative) pairs with the positive scored higher,
     ties counting half. One side is sorted by score once (the order does not depend on the weights) and its weights
     summed cumulatively; every sample of the other side reads that sum at its own score. The cumulative sum is the
@@ -98,8 +98,8 @@ def _auroc_class(score: np.ndarray, is_pos: np.ndarray) -> BatchMetric:
         w_summed = cum[len(summed)].astype(np.float64)
         w_read = np.einsum("kb->b", reads).astype(np.float64)
         if flip:  # summed = positives
-            return _auc(w_summed * w_read - pairs, w_summed, w_read)
-        return _auc(pairs, w_read, w_summed)
+            return _auc(w_summed * w_read - pairs, w_summed, w_read, unscorable)
+        return _auc(pairs, w_read, w_summed, unscorable)
 
     return values
 
@@ -109,19 +109,14 @@ def _macro_auroc(probs: np.ndarray, labels: np.ndarray) -> BatchMetric:
     bootstrap replicate is left out of that replicate's mean: counting its 0 there (the value torchmetrics gives a
     class it cannot score) would drag the replicate down for a reason that is not the model's. A class absent from
     the data counts 0 everywhere, as torchmetrics counts it in the plain metric."""
-    n_classes = probs.shape[1]
-    per_class = [_auroc_class(probs[:, c], labels == c) for c in range(n_classes)]
-    scorable = [0 < int(np.sum(labels == c)) < len(labels) for c in range(n_classes)]
+    scorable = [0 < int(np.sum(labels == c)) < len(labels) for c in range(probs.shape[1])]
+    # NaN marks a class a draw cannot score; a class the data cannot score is 0 in every draw
+    per_class = [_auroc_class(probs[:, c], labels == c, np.nan if ok else 0.0) for c, ok in enumerate(scorable)]
 
     def values(wt: np.ndarray) -> np.ndarray:
-        total, counted = np.zeros(wt.shape[1]), np.zeros(wt.shape[1])
-        for f, c in zip(per_class, range(n_classes), strict=True):
-            pos = np.einsum("nb->b", wt[labels == c]).astype(np.float64)
-            neg = np.einsum("nb->b", wt[labels != c]).astype(np.float64)
-            here = (pos > 0) & (neg > 0) if scorable[c] else np.ones(wt.shape[1], bool)
-            total += np.where(here, f(wt), 0.0)
-            counted += here
-        return np.divide(total, counted, out=np.zeros(wt.shape[1]), where=counted > 0)
+        auc = np.stack([f(wt) for f in per_class])  # (C, B)
+        counted = np.sum(~np.isnan(auc), axis=0)
+        return np.divide(np.nansum(auc, axis=0), counted, out=np.zeros(wt.shape[1]), where=counted > 0)
 
     return values
 
