@@ -7,6 +7,7 @@ Lifecycle: ``on_sweep_start`` once, then per trial ``on_trial_start``, ``on_epoc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -53,6 +54,11 @@ class TrialRecord:
     # Which stage ran it: {"stage": "search"}, or for a confirmation run {"stage": "confirm", "seed", "fold",
     # "folds", "source_trial"} (fold and folds are None without cross-validation).
     run: dict[str, Any] = field(default_factory=lambda: {"stage": "search"})
+
+
+def ended_of_planned(trials: Iterable[TrialRecord]) -> int:
+    """How many of a stage's planned trials have ended: a discarded trial is not counted (another replaced it)."""
+    return sum(t.status.ended and t.status is not TrialStatus.DISCARDED for t in trials)
 
 
 class SweepCallback:

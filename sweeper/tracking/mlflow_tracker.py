@@ -32,7 +32,7 @@ from sweeper.sweep_folder import (
     load_sweep_spec,
     read_tracking,
 )
-from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
+from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus, ended_of_planned
 from sweeper.tracking.sync import Mirror, SyncCounts, parent_run
 
 # A tracking server that does not answer must not hold the sweep for minutes (MLflow's defaults: 7 retries with
@@ -137,6 +137,7 @@ class MlflowTracker(SweepCallback):
         objective: str,
         param_names: list[str],
         stage: str = "search",
+        planned: int = 0,
         retry_s: float | None = None,
     ) -> None:
         self.sweep_dir = Path(sweep_dir)
@@ -148,6 +149,7 @@ class MlflowTracker(SweepCallback):
         self.objective = objective
         self.param_names = param_names
         self.stage = stage
+        self.planned = planned  # trials this stage runs: fewer ended at its end means it stopped short (Ctrl-C)
         # How often to try a store that went away: SWEEPER_MLFLOW_RETRY_S seconds (15 by default).
         self.retry_s = retry_s if retry_s is not None else float(os.environ.get("SWEEPER_MLFLOW_RETRY_S", "15"))
         self.mirror: Mirror | None = None
@@ -248,7 +250,8 @@ class MlflowTracker(SweepCallback):
         self.flush()
         if self.down_since is not None:
             self._catch_up(force=True)
-        self._apply(lambda mirror: mirror.close_parent(self.sweep_dir, [self.stage]))
+        short = ended_of_planned(trials) < self.planned
+        self._apply(lambda mirror: mirror.close_parent(self.sweep_dir, [self.stage], stopped_short=short))
         if self.down_since is not None:
             _warn(
                 f"MLflow at {redact(self.tracking_uri)!r} is still unreachable; the results are complete in Parquet. "

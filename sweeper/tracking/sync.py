@@ -218,8 +218,9 @@ class Mirror:
             counts.ended += self.end_run(trial_id, status, row.get("error"))
         return counts
 
-    def close_parent(self, sweep_dir: Path, stages: list[str]) -> None:
-        """The parent's counts per stage and the trial table; FINISHED, or KILLED while trials are interrupted."""
+    def close_parent(self, sweep_dir: Path, stages: list[str], *, stopped_short: bool = False) -> None:
+        """The parent's counts per stage and the trial table; FINISHED, or KILLED while trials are interrupted or
+        the stage ``stopped_short`` of its planned trials (Ctrl-C between two trials)."""
         from mlflow.entities import Metric
 
         from sweeper.tracking.parquet import TRIALS_FILE, read_trials
@@ -237,7 +238,7 @@ class Mirror:
         self.client.log_batch(self.parent_run_id, metrics=metrics)
         if (Path(sweep_dir) / TRIALS_FILE).is_file():
             self.client.log_artifact(self.parent_run_id, str(Path(sweep_dir) / TRIALS_FILE))
-        self.client.set_terminated(self.parent_run_id, status="KILLED" if open_trials else "FINISHED")
+        self.client.set_terminated(self.parent_run_id, status="KILLED" if open_trials or stopped_short else "FINISHED")
 
     def log_predictions(self, trial_id: str, path: Path) -> None:
         import shutil

@@ -294,9 +294,13 @@ def run_confirmation(
 
 
 def _raise_if_interrupted(sweep_dir: Path, experiment: str) -> None:
+    """After ``Tuner.fit``: Tune returns normally after Ctrl-C, whether a trial was running then or not."""
+    from sweeper.tune.callbacks import unfinished_trials
+
     interrupted = [r for r in _stage_rows(sweep_dir, experiment) if r["status"] == TrialStatus.INTERRUPTED.value]
-    if interrupted:
-        raise SweepInterrupted(sweep_dir, len(interrupted))
+    unfinished = unfinished_trials(sweep_dir, experiment)
+    if interrupted or unfinished:
+        raise SweepInterrupted(sweep_dir, len(interrupted), max(unfinished, len(interrupted)))
 
 
 def _search_done(spec: SweepSpec, sweep_dir: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from ray.tune.experiment import Trial
 
@@ -14,13 +15,13 @@ from sweeper.tune.callbacks import TrackerBridge
 from sweeper.tune.trainable import EARLIER_EPOCHS_KEY, USER_ERROR_KEY
 
 
-def _bridge(tmp_path: Path) -> tuple[TrackerBridge, Trial, str]:
+def _bridge(tmp_path: Path, planned: int = 1) -> tuple[TrackerBridge, Trial, str]:
     spec = tiny_spec()
     sweep = tmp_path / "tiny"
     sweep.mkdir()
     (sweep / "spec.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json")))
     write_tracking(sweep, tracking_uri=default_tracking_uri(sweep))
-    bridge = TrackerBridge(sweep, "search", "ray", 1, quiet=True)
+    bridge = TrackerBridge(sweep, "search", "ray", planned, quiet=True)
     bridge.start()
     trial = Trial("train_trial", config={"fusion": "concat", "lr": 0.001}, trial_id="t1", stub=True)
     bridge.on_trial_start(0, [trial], trial)
@@ -41,3 +42,40 @@ def test_epochs_held_back_before_a_mistake_are_kept(tmp_path: Path) -> None:
     assert (row["status"], row["epochs"]) == ("failed", 2)
     assert row["error"].startswith("TrainingDiverged")
     assert [(e["epoch"], e[metric]) for e in read_epochs(bridge.sweep_dir).to_pylist()] == [(1, 0.4), (2, 0.5)]
+
+
+def test_a_stage_stopped_between_two_trials_reads_as_interrupted(tmp_path: Path) -> None:
+    """Ctrl-C that Tune handles after one trial ended and before the next started leaves no trial running: the
+    planned count still tells the driver (and MLflow) that the stage stopped short, so `sweeper run` exits 130."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.errors import SweepInterrupted
+    from sweeper.sweep_folder import read_tracking
+    from sweeper.tune.runner import _raise_if_interrupted
+
+    bridge, trial, metric = _bridge(tmp_path, planned=2)
+    bridge.on_trial_result(0, [trial], trial, {metric: 0.5, "epoch": 1.0})
+    bridge.on_trial_complete(0, [trial], trial)
+    bridge.on_experiment_end([trial])
+
+    with pytest.raises(SweepInterrupted, match=r"1 trials of this stage had not ended; .* sweeper resume"):
+        _raise_if_interrupted(bridge.sweep_dir, "ray")
+    _raise_if_interrupted(bridge.sweep_dir, "ray")  # read once: a later fit counts again
+    client = MlflowClient(read_tracking(bridge.sweep_dir)["tracking_uri"])
+    assert client.get_run(read_tracking(bridge.sweep_dir)["parent_run_id"]).info.status == "KILLED"
+
+
+def test_a_stage_whose_planned_trials_all_ended_is_not_interrupted(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.sweep_folder import read_tracking
+    from sweeper.tune.runner import _raise_if_interrupted
+
+    bridge, trial, metric = _bridge(tmp_path, planned=1)
+    bridge.on_trial_result(0, [trial], trial, {metric: 0.5, "epoch": 1.0})
+    bridge.on_trial_complete(0, [trial], trial)
+    bridge.on_experiment_end([trial])
+
+    _raise_if_interrupted(bridge.sweep_dir, "ray")
+    client = MlflowClient(read_tracking(bridge.sweep_dir)["tracking_uri"])
+    assert client.get_run(read_tracking(bridge.sweep_dir)["parent_run_id"]).info.status == "FINISHED"

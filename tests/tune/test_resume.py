@@ -31,13 +31,16 @@ from sweeper.tune.runner import resume_sweep
 N = 6  # search trials
 
 
-def _spec(tmp_path: Path, confirm: dict[str, Any]) -> Path:
+def _spec(tmp_path: Path, confirm: dict[str, Any], **budget: Any) -> Path:
     spec = {
         **TINY,
         "name": "killed",
-        "budget": {"num_samples": N, "max_epochs": 4, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 2},
+        "budget": {
+            "num_samples": N, "max_epochs": 4, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 2,
+            **budget,
+        },
         "confirm": confirm,
-    }
+    }  # fmt: skip
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -116,10 +119,29 @@ def test_a_sweep_killed_with_sigkill_resumes_with_nothing_lost_or_doubled(
         assert outcome.confirm_counts == {"completed": 4, "pruned": 0, "failed": 0, "interrupted": 0}  # 4 families
 
 
+def _one_ended_and_one_early_in_training(rows: list[dict[str, Any]]) -> bool:
+    """A trial has ended, and another has trained its first epoch of several that ASHA cannot cut short."""
+    from sweeper.tracking import read_epochs
+
+    running = {r["trial_id"] for r in rows if r["status"] == "running"}
+    if not _ended(rows) or not running:
+        return False
+    try:
+        epochs = read_epochs(rows[0]["sweep_dir"]).to_pylist()
+    except SweepError:
+        return False
+    last: dict[str, float] = {}
+    for epoch in epochs:
+        last[epoch["trial_id"]] = max(last.get(epoch["trial_id"], 0.0), epoch["epoch"])
+    return any(last.get(trial_id) == 1 for trial_id in running)
+
+
 def test_ctrl_c_stops_gracefully_then_resume_finishes(ray_session: None, tmp_path: Path) -> None:
-    proc = _start(tmp_path, _spec(tmp_path, NO_CONFIRM))
+    # Ctrl-C must land while a trial trains: every epoch reported (and checkpointed), none stopped before epoch 4.
+    # (Landing between two trials is the bridge tests' case.)
+    proc = _start(tmp_path, _spec(tmp_path, NO_CONFIRM, max_epochs=5, grace_period=4, report_every_s=0))
     sweep = tmp_path / "killed"
-    _wait(proc, sweep, lambda rows: _ended(rows) >= 2 and len(rows) > _ended(rows), "two trials ended")
+    _wait(proc, sweep, _one_ended_and_one_early_in_training, "a trial ended and another trained one epoch")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130
     output = (tmp_path / "driver.log").read_text()
