@@ -13,8 +13,10 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,7 +225,7 @@ def run_search(
         bridge = TrackerBridge(sweep_dir, "search", SEARCH_EXPERIMENT, spec.budget.num_samples, quiet=quiet)
         bridge.start()
         tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage)
-    tuner.fit()
+    _fit(tuner)
     return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
 
 
@@ -265,7 +267,7 @@ def run_confirmation(
     restored = None
     if latest is not None and restorable(sweep_dir, latest):
         restored = latest
-        restore_tuner(sweep_dir, latest, spec, data).fit()
+        _fit(restore_tuner(sweep_dir, latest, spec, data))
         _raise_if_interrupted(sweep_dir, restored)
     earlier = read_trials(sweep_dir).to_pylist()
     candidates = select_candidates(spec, earlier, spec.confirm.per_fusion)
@@ -287,10 +289,24 @@ def run_confirmation(
         name = latest if latest is not None and restored is None else _next_confirm_experiment(experiments)
         bridge = TrackerBridge(sweep_dir, "confirm", name, len(runs), quiet=quiet)
         bridge.start()
-        build_confirm_tuner(spec, sweep_dir, data, runs, bridge, name).fit()
+        _fit(build_confirm_tuner(spec, sweep_dir, data, runs, bridge, name))
         _raise_if_interrupted(sweep_dir, name)
     rows = [r for r in read_trials(sweep_dir).to_pylist() if r["stage"] == "confirm"]
     return _counts(rows)
+
+
+def _fit(tuner: Any) -> None:
+    """``tuner.fit()``, then the Ctrl-C handler from before it. Tune puts in its own for each fit and leaves it there
+    after a fit that ran to its end, so a later Ctrl-C (between the stages, during the recommendation) would only
+    set an event that nothing reads any more (ray-project/ray#37737, closed without a fix)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGUSR1)}
+    try:
+        tuner.fit()
+    finally:
+        if threading.current_thread() is threading.main_thread():  # where Tune puts in its handler
+            for sig, handler in saved.items():
+                if handler is not None:  # None: set outside Python, nothing to put back
+                    signal.signal(sig, handler)
 
 
 def _raise_if_interrupted(sweep_dir: Path, experiment: str) -> None:

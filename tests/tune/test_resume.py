@@ -170,6 +170,21 @@ def test_ctrl_c_stops_gracefully_then_resume_finishes(ray_session: None, tmp_pat
     assert all(final[t]["status"] in ("completed", "pruned") for t in interrupted)  # continued, not started again
 
 
+def test_ctrl_c_after_a_stage_still_stops_the_driver(ray_session: None, tmp_path: Path) -> None:
+    """Tune leaves its Ctrl-C handler behind after a fit that ran to its end (ray-project/ray#37737), so Ctrl-C
+    between the stages or during the recommendation would only set an event nothing reads."""
+    from ray import tune
+
+    from sweeper.tune.runner import _fit
+
+    def trainable(config: dict[str, Any]) -> None:
+        tune.report({"x": 1.0})
+
+    before = signal.getsignal(signal.SIGINT)
+    _fit(tune.Tuner(trainable, run_config=tune.RunConfig(name="t", storage_path=str(tmp_path), verbose=0)))
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def _snapshot(experiment: Path, prefixes: tuple[str, ...]) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in experiment.iterdir() if p.name.startswith(prefixes)}
 
