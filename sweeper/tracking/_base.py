@@ -56,9 +56,9 @@ class TrialRecord:
     run: dict[str, Any] = field(default_factory=lambda: {"stage": "search"})
 
 
-def ended_of_planned(trials: Iterable[TrialRecord]) -> int:
+def ended_of_planned(statuses: Iterable[TrialStatus]) -> int:
     """How many of a stage's planned trials have ended: a discarded trial is not counted (another replaced it)."""
-    return sum(t.status.ended and t.status is not TrialStatus.DISCARDED for t in trials)
+    return sum(status.ended and status is not TrialStatus.DISCARDED for status in statuses)
 
 
 class SweepCallback:

@@ -250,7 +250,7 @@ class MlflowTracker(SweepCallback):
         self.flush()
         if self.down_since is not None:
             self._catch_up(force=True)
-        short = ended_of_planned(trials) < self.planned
+        short = ended_of_planned(t.status for t in trials) < self.planned
         self._apply(lambda mirror: mirror.close_parent(self.sweep_dir, [self.stage], stopped_short=short))
         if self.down_since is not None:
             _warn(
@@ -351,7 +351,9 @@ def sync_sweep(sweep_dir: Path, tracking_uri: str | None = None) -> SyncCounts:
         mirror = Mirror(client, experiment_id, parent_id, spec.name, spec.objective.metric, fusion)
         mirror.load_runs()
         counts = mirror.sync(sweep_dir, list(spec.parameters))
-        mirror.close_parent(sweep_dir, sorted({r["stage"] for r in rows}, key=["search", "confirm"].index))
+        search = ended_of_planned(TrialStatus(r["status"]) for r in rows if r["stage"] == "search")
+        stages = sorted({r["stage"] for r in rows}, key=["search", "confirm"].index)
+        mirror.close_parent(sweep_dir, stages, stopped_short=search < spec.budget.num_samples)
     except MlflowException as exc:
         raise SweepError(f"MLflow at {redact(uri)!r} refused the sync: {str(exc.message).splitlines()[0]}") from None
     return counts

@@ -163,7 +163,7 @@ class TrackerBridge(Callback):
                 record.status, record.ended_at = TrialStatus.INTERRUPTED, time.time()
                 for tracker in self.trackers:
                     tracker.on_trial_end(record)
-        ended = ended_of_planned(self.records.values())
+        ended = ended_of_planned(r.status for r in self.records.values())
         _UNFINISHED[(str(self.sweep_dir.resolve()), self.experiment)] = max(self.total - ended, 0)
         for tracker in self.trackers:
             tracker.on_sweep_end(list(self.records.values()))

@@ -51,6 +51,7 @@ def test_a_stage_stopped_between_two_trials_reads_as_interrupted(tmp_path: Path)
 
     from sweeper.errors import SweepInterrupted
     from sweeper.sweep_folder import read_tracking
+    from sweeper.tracking.mlflow_tracker import sync_sweep
     from sweeper.tune.runner import _raise_if_interrupted
 
     bridge, trial, metric = _bridge(tmp_path, planned=2)
@@ -63,6 +64,12 @@ def test_a_stage_stopped_between_two_trials_reads_as_interrupted(tmp_path: Path)
     _raise_if_interrupted(bridge.sweep_dir, "ray")  # read once: a later fit counts again
     client = MlflowClient(read_tracking(bridge.sweep_dir)["tracking_uri"])
     assert client.get_run(read_tracking(bridge.sweep_dir)["parent_run_id"]).info.status == "KILLED"
+
+    other = MlflowClient(f"sqlite:///{tmp_path / 'other.db'}")  # replayed elsewhere: still short of num_samples
+    sync_sweep(bridge.sweep_dir, other.tracking_uri)
+    experiments = [e.experiment_id for e in other.search_experiments()]
+    (parent,) = other.search_runs(experiments, "tags.`sweeper.role` = 'sweep'")
+    assert parent.info.status == "KILLED"
 
 
 def test_a_stage_whose_planned_trials_all_ended_is_not_interrupted(tmp_path: Path) -> None:
