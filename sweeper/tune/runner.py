@@ -416,6 +416,7 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
         study_name=spec.name,
         storage=optuna.storages.RDBStorage(optuna_storage),
         max_epochs=spec.budget.max_epochs,
+        seed=spec.budget.seed,
     )
     scheduler = ResumableASHA(
         sweep_dir=sweep_dir,

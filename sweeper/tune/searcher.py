@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 ORPHAN_REASON = "the sweep was interrupted before Ray Tune saved this trial; a resume ran another in its place"
+REPEAT_REASON = "a configuration already tried; the search asked for another in its place"
 _OPTUNA_STATE = {
     TrialStatus.COMPLETED: TrialState.COMPLETE,
     TrialStatus.PRUNED: TrialState.PRUNED,
@@ -49,19 +50,69 @@ _OPTUNA_STATE = {
 class PruningAwareOptunaSearch(OptunaSearch):
     """OptunaSearch whose early-stopped trials reach the study as PRUNED; ``max_epochs`` is the full budget.
 
-    It reads Ray's private ``_ot_study``, ``_ot_trials``, ``_completed_trials`` and ``_metric``, and Optuna's
-    private ``Trial._trial_id``; tests/tune/test_searcher_contract.py fails if an upgrade renames them.
+    It does not train a configuration twice while the space has others left: training is seeded, so a repeat scores
+    what the first run did and teaches the search nothing, yet TPE proposes repeats on a space of choices alone. A
+    repeated proposal is closed in the study as FAIL (user attribute ``sweeper.discarded`` says why) and TPE is asked
+    again; if it repeats ``ASK_AGAIN`` times more, a configuration not yet tried is drawn at random (seeded by
+    ``seed``) and given to the trial instead. Once every configuration has been tried, repeats are run.
+
+    It reads Ray's private ``_ot_study``, ``_ot_trials``, ``_completed_trials``, ``_metric`` and ``_space``, and
+    Optuna's private ``Trial._trial_id``; tests/tune/test_searcher_contract.py fails if an upgrade renames them.
     """
 
-    def __init__(self, *args: Any, max_epochs: int, **kwargs: Any) -> None:
+    ASK_AGAIN = 2  # TPE proposals after a repeat, before a random untried configuration
+    DRAWS = 200  # random draws to find an untried configuration; none found: the space is taken as exhausted
+
+    def __init__(self, *args: Any, max_epochs: int, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
+        self.seed = seed
 
     def suggest(self, trial_id: str) -> dict | None:
         config = super().suggest(trial_id)
-        if trial_id in self._ot_trials:
-            self._ot_trials[trial_id].set_user_attr("trial_id", trial_id)  # the Ray trial id, as in Parquet and MLflow
+        if trial_id not in self._ot_trials:
+            return config
+        tried = self._tried(self._ot_trials[trial_id].number)
+        for attempt in range(self.ASK_AGAIN + 1):
+            ot_trial = self._ot_trials[trial_id]
+            if _key(ot_trial.params) not in tried:
+                break
+            if attempt == self.ASK_AGAIN and not self._enqueue_untried(tried):
+                break  # every configuration was tried: run the repeat
+            self._discard_repeat(trial_id)
+            config = super().suggest(trial_id)
+        self._ot_trials[trial_id].set_user_attr("trial_id", trial_id)  # the Ray trial id, as in Parquet and MLflow
         return config
+
+    def _tried(self, number: int) -> set[frozenset]:
+        """The configurations of the study's trials that trained, train now or failed (all but ``number``)."""
+        assert self._ot_study is not None
+        return {
+            _key(t.params)
+            for t in self._ot_study.get_trials(deepcopy=False)
+            if t.number != number and t.state is not TrialState.WAITING and "sweeper.discarded" not in t.user_attrs
+        }
+
+    def _discard_repeat(self, trial_id: str) -> None:
+        assert self._ot_study is not None
+        ot_trial = self._ot_trials.pop(trial_id)
+        self._ot_study._storage.set_trial_user_attr(ot_trial._trial_id, "sweeper.discarded", REPEAT_REASON)
+        self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+
+    def _enqueue_untried(self, tried: set[frozenset]) -> bool:
+        """Queue a configuration not in ``tried``, drawn at random from the space; False if none turned up."""
+        assert self._ot_study is not None and callable(self._space)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        seed = self.seed + len(self._ot_study.get_trials(deepcopy=False))
+        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        for _ in range(self.DRAWS):
+            draw = scratch.ask()
+            self._space(draw)
+            scratch.tell(draw, state=TrialState.FAIL)
+            if _key(draw.params) not in tried:
+                self._ot_study.enqueue_trial(draw.params)
+                return True
+        return False
 
     def restore_from_dir(self, checkpoint_dir: str) -> None:
         super().restore_from_dir(checkpoint_dir)
@@ -180,3 +231,7 @@ def close_told_trials(spec: SweepSpec, sweep_dir: Path, experiment: str, study: 
         results.on_trial_end(record)
         closed.append(trial_id)
     return closed
+
+
+def _key(params: dict[str, Any]) -> frozenset:
+    return frozenset(params.items())

@@ -51,8 +51,10 @@ def test_failed_trials_are_failed_in_parquet_mlflow_and_optuna(ray_session: None
         assert run.info.status == ("FAILED" if status == "failed" else "FINISHED")
 
     study = optuna.load_study(study_name="fails", storage=f"sqlite:///{tmp_path / 'fails' / OPTUNA_DB}")
-    states = {t.user_attrs["trial_id"]: t.state.name for t in study.trials}
+    states = {t.user_attrs["trial_id"]: t.state.name for t in study.trials if "trial_id" in t.user_attrs}
     assert states == {tid: {"failed": "FAIL", "completed": "COMPLETE"}[s] for tid, s in by_status.items()}
+    repeats = [t for t in study.trials if "trial_id" not in t.user_attrs]  # proposed again before both were tried
+    assert all(t.state.name == "FAIL" and "sweeper.discarded" in t.user_attrs for t in repeats)
 
 
 def test_a_sweep_whose_every_trial_failed_says_why_and_keeps_its_records(ray_session: None, tmp_path: Path) -> None:
