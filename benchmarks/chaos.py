@@ -12,6 +12,7 @@ the driver's whole process group with it, as a reboot would.
 
     python benchmarks/chaos.py                 # 5 rounds x up to 3 kills each
     python benchmarks/chaos.py --rounds 20 --kills 4 --everything
+    python benchmarks/chaos.py --choices       # a space smaller than the sweep: repeats turned away, then run
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ SPEC: dict[str, Any] = {
     "budget": {"num_samples": 8, "max_epochs": 4, "grace_period": 1, "reduction_factor": 3, "max_concurrent": 2},
     "confirm": {"seeds": 1, "folds": 2},
 }
+# --choices: 6 configurations for the 8 trials, so the searcher turns repeated proposals away, then runs repeats.
+CHOICES = {
+    **TINY["parameters"],
+    "rank": {"type": "choice", "values": [2, 4], "when": {"fusion": ["low_rank"]}},
+    "lr": {"type": "choice", "values": [3e-3]},
+}
 
 
 def main() -> None:
@@ -47,6 +54,7 @@ def main() -> None:
     parser.add_argument("--max-wait", type=float, default=25.0, help="latest kill, in s after a driver starts")
     parser.add_argument("--everything", action="store_true", help="each driver has its own Ray, killed with it")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--choices", action="store_true", help="a space of 6 configurations, smaller than the sweep")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -66,6 +74,8 @@ def main() -> None:
     try:
         for n in range(args.rounds):
             spec = {**SPEC, "budget": {**SPEC["budget"], "seed": n}}
+            if args.choices:
+                spec["parameters"] = CHOICES
             spec_file = folder / f"round{n}.yaml"
             spec_file.write_text(yaml.safe_dump({**spec, "name": f"chaos{n}"}))
             sweep = folder / "sweeps" / f"chaos{n}"

@@ -53,8 +53,9 @@ class PruningAwareOptunaSearch(OptunaSearch):
     It does not train a configuration twice while the space has others left: training is seeded, so a repeat scores
     what the first run did and teaches the search nothing, yet TPE proposes repeats on a space of choices alone. A
     repeated proposal is closed in the study as FAIL (user attribute ``sweeper.discarded`` says why) and TPE is asked
-    again; if it repeats ``ASK_AGAIN`` times more, a configuration not yet tried is drawn at random (seeded by
-    ``seed``) and given to the trial instead. Once every configuration has been tried, repeats are run.
+    again, up to ``ASK_AGAIN`` times; if it still repeats, a configuration not yet tried, drawn at random (seeded by
+    ``seed``), is given to the trial instead. Once every configuration has been tried (``DRAWS`` random draws find
+    none), a repeat runs as proposed, and nothing is closed.
 
     It reads Ray's private ``_ot_study``, ``_ot_trials``, ``_completed_trials``, ``_metric`` and ``_space``, and
     Optuna's private ``Trial._trial_id``; tests/tune/test_searcher_contract.py fails if an upgrade renames them.
@@ -73,14 +74,17 @@ class PruningAwareOptunaSearch(OptunaSearch):
         if trial_id not in self._ot_trials:
             return config
         tried = self._tried(self._ot_trials[trial_id].number)
-        for attempt in range(self.ASK_AGAIN + 1):
-            ot_trial = self._ot_trials[trial_id]
-            if _key(ot_trial.params) not in tried:
-                break
-            if attempt == self.ASK_AGAIN and not self._enqueue_untried(tried):
-                break  # every configuration was tried: run the repeat
-            self._discard_repeat(trial_id)
-            config = super().suggest(trial_id)
+        if _key(self._ot_trials[trial_id].params) in tried and (untried := self._draw_untried(tried)) is not None:
+            for _ in range(self.ASK_AGAIN):
+                self._discard_repeat(trial_id)
+                config = super().suggest(trial_id)
+                if _key(self._ot_trials[trial_id].params) not in tried:
+                    break
+            else:
+                self._discard_repeat(trial_id)
+                assert self._ot_study is not None
+                self._ot_study.enqueue_trial(untried)  # the next ask takes it
+                config = super().suggest(trial_id)
         self._ot_trials[trial_id].set_user_attr("trial_id", trial_id)  # the Ray trial id, as in Parquet and MLflow
         return config
 
@@ -99,8 +103,8 @@ class PruningAwareOptunaSearch(OptunaSearch):
         self._ot_study._storage.set_trial_user_attr(ot_trial._trial_id, "sweeper.discarded", REPEAT_REASON)
         self._ot_study.tell(ot_trial, state=TrialState.FAIL)
 
-    def _enqueue_untried(self, tried: set[frozenset]) -> bool:
-        """Queue a configuration not in ``tried``, drawn at random from the space; False if none turned up."""
+    def _draw_untried(self, tried: set[frozenset]) -> dict[str, Any] | None:
+        """A configuration not in ``tried``, drawn at random from the space; None if ``DRAWS`` draws found none."""
         assert self._ot_study is not None and callable(self._space)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         seed = self.seed + len(self._ot_study.get_trials(deepcopy=False))
@@ -110,9 +114,8 @@ class PruningAwareOptunaSearch(OptunaSearch):
             self._space(draw)
             scratch.tell(draw, state=TrialState.FAIL)
             if _key(draw.params) not in tried:
-                self._ot_study.enqueue_trial(draw.params)
-                return True
-        return False
+                return draw.params
+        return None
 
     def restore_from_dir(self, checkpoint_dir: str) -> None:
         super().restore_from_dir(checkpoint_dir)

@@ -57,6 +57,7 @@ def test_every_configuration_is_tried_before_any_is_repeated(seed: int) -> None:
     assert [t.user_attrs["trial_id"] for t in ran] == [f"t{i}" for i in range(SPACE_SIZE + 2)]
     assert all(t.state is optuna.trial.TrialState.COMPLETE for t in ran)
     repeats = [t for t in trials if "trial_id" not in t.user_attrs]  # proposed again, closed, never run
+    assert all(t.number < ran[SPACE_SIZE - 1].number for t in repeats)  # once all were tried, repeats just run
     assert repeats and all(
         t.state is optuna.trial.TrialState.FAIL and t.user_attrs["sweeper.discarded"] == REPEAT_REASON for t in repeats
     )
