@@ -30,12 +30,15 @@ class SweepError(SweeperError):
 class SweepInterrupted(SweepError):
     """The sweep stopped before its end (Ctrl-C); what ran is kept and ``sweeper resume`` continues it."""
 
-    def __init__(self, sweep_dir: object, interrupted: int, unfinished: int) -> None:
+    def __init__(self, sweep_dir: object, interrupted: int) -> None:
         self.sweep_dir = sweep_dir
-        running = f" ({interrupted} were running and are recorded as interrupted)" if interrupted else ""
+        running = (
+            f"{interrupted} running trials were stopped and recorded as interrupted"
+            if interrupted
+            else ("it stopped between two trials")
+        )
         super().__init__(
-            f"interrupted: {unfinished} trials of this stage had not ended{running}; every result so far is kept. "
-            f"Continue with: sweeper resume {sweep_dir}"
+            f"interrupted: {running}; every result so far is kept. Continue with: sweeper resume {sweep_dir}"
         )
 
 

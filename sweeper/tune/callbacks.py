@@ -9,9 +9,7 @@ reconciles, at the first step, what Parquet holds with what Tune restored:
 - a trial that Parquet says ended is not reported again (ASHA stops it at once if Tune resumes it);
 - an epoch reported again (a trial resumed from an earlier checkpoint) replaces the earlier report.
 When the experiment ends with trials still running (Ctrl-C, or an error in Tune itself), they are recorded as
-interrupted, and ``sweeper resume`` continues them. Ctrl-C lands between two trials as often as during one; then no
-trial is left running, and only ``unfinished_trials`` (planned trials not ended) tells the driver the stage stopped
-short.
+interrupted, and ``sweeper resume`` continues them.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ from sweeper.tracking import (
     SweepCallback,
     TrialRecord,
     TrialStatus,
-    ended_of_planned,
 )
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import sweep_params
@@ -41,15 +38,6 @@ if TYPE_CHECKING:
     from sweeper.spec import SweepSpec
 
 LOCATION_KEYS = (NODE_ID_KEY, "node_ip", "hostname", DEVICE_KEY)  # node_ip and hostname: Tune fills them in
-
-# (sweep folder, Tune experiment) -> how many of its planned trials had not ended when Tune last ended it. Callbacks
-# run in the driver's process, as does the runner that reads this after ``Tuner.fit``.
-_UNFINISHED: dict[tuple[str, str], int] = {}
-
-
-def unfinished_trials(sweep_dir: Path, experiment: str) -> int:
-    """Planned trials of ``experiment`` that had not ended when Tune last ended it in this process (read once)."""
-    return _UNFINISHED.pop((str(Path(sweep_dir).resolve()), experiment), 0)
 
 
 class TrackerBridge(Callback):
@@ -77,7 +65,6 @@ class TrackerBridge(Callback):
         return {**self.__dict__, "trackers": [], "records": {}, "_started": False, "_reconciled": False}
 
     def setup(self, *args: Any, **info: Any) -> None:
-        _UNFINISHED.pop((str(self.sweep_dir.resolve()), self.experiment), None)  # counted by an earlier fit
         self.start()  # Tune calls this on a new experiment and on a restored one alike
 
     def start(self) -> None:
@@ -163,8 +150,6 @@ class TrackerBridge(Callback):
                 record.status, record.ended_at = TrialStatus.INTERRUPTED, time.time()
                 for tracker in self.trackers:
                     tracker.on_trial_end(record)
-        ended = ended_of_planned(r.status for r in self.records.values())
-        _UNFINISHED[(str(self.sweep_dir.resolve()), self.experiment)] = max(self.total - ended, 0)
         for tracker in self.trackers:
             tracker.on_sweep_end(list(self.records.values()))
 

@@ -191,7 +191,6 @@ def _run_stages(
     started_at = time.time()
     counts = run_search(spec, sweep_dir, data, optuna_storage, quiet=quiet)
     ended_at = time.time()
-    _raise_if_interrupted(sweep_dir, SEARCH_EXPERIMENT)
     if counts[TrialStatus.FAILED.value] and counts[TrialStatus.FAILED.value] == sum(counts.values()):
         first = next(r for r in _stage_rows(sweep_dir, SEARCH_EXPERIMENT) if r["error"])
         raise SweepError(f"every trial failed; the first with: {first['error']}")
@@ -225,7 +224,7 @@ def run_search(
         bridge = TrackerBridge(sweep_dir, "search", SEARCH_EXPERIMENT, spec.budget.num_samples, quiet=quiet)
         bridge.start()
         tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage)
-    _fit(tuner)
+    _fit(tuner, sweep_dir, SEARCH_EXPERIMENT)
     return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
 
 
@@ -267,8 +266,7 @@ def run_confirmation(
     restored = None
     if latest is not None and restorable(sweep_dir, latest):
         restored = latest
-        _fit(restore_tuner(sweep_dir, latest, spec, data))
-        _raise_if_interrupted(sweep_dir, restored)
+        _fit(restore_tuner(sweep_dir, latest, spec, data), sweep_dir, restored)
     earlier = read_trials(sweep_dir).to_pylist()
     candidates = select_candidates(spec, earlier, spec.confirm.per_fusion)
     if not candidates:
@@ -289,34 +287,37 @@ def run_confirmation(
         name = latest if latest is not None and restored is None else _next_confirm_experiment(experiments)
         bridge = TrackerBridge(sweep_dir, "confirm", name, len(runs), quiet=quiet)
         bridge.start()
-        _fit(build_confirm_tuner(spec, sweep_dir, data, runs, bridge, name))
-        _raise_if_interrupted(sweep_dir, name)
+        _fit(build_confirm_tuner(spec, sweep_dir, data, runs, bridge, name), sweep_dir, name)
     rows = [r for r in read_trials(sweep_dir).to_pylist() if r["stage"] == "confirm"]
     return _counts(rows)
 
 
-def _fit(tuner: Any) -> None:
-    """``tuner.fit()``, then the Ctrl-C handler from before it. Tune puts in its own for each fit and leaves it there
-    after a fit that ran to its end, so a later Ctrl-C (between the stages, during the recommendation) would only
-    set an event that nothing reads any more (ray-project/ray#37737, closed without a fix)."""
+def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
+    """``tuner.fit()``; ``SweepInterrupted`` if Ctrl-C (or SIGUSR1) stopped it before its end.
+
+    At each fit Tune puts in a handler that, at the first signal, asks the loop to stop, and puts back the handler
+    from before the fit; ``fit`` then returns as if the stage had ended. So the signal is read from the handler:
+    put back means Tune's handler ran. A stage stopped between two trials has no running trial to say so. Tune
+    leaves its handler in place after a fit that ran to its end, so a later Ctrl-C (between the stages, during the
+    recommendation) would only set an event nothing reads (ray-project/ray#37737, closed without a fix): the
+    handlers from before are put back here.
+    """
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGUSR1)}
+    # Tune installs its handlers only in the main thread, and none for SIGINT when told not to.
+    watched = threading.current_thread() is threading.main_thread() and not int(
+        os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0")
+    )
     try:
         tuner.fit()
+        stopped = watched and signal.getsignal(signal.SIGINT) == saved[signal.SIGINT]
     finally:
-        if threading.current_thread() is threading.main_thread():  # where Tune puts in its handler
+        if threading.current_thread() is threading.main_thread():
             for sig, handler in saved.items():
                 if handler is not None:  # None: set outside Python, nothing to put back
                     signal.signal(sig, handler)
-
-
-def _raise_if_interrupted(sweep_dir: Path, experiment: str) -> None:
-    """After ``Tuner.fit``: Tune returns normally after Ctrl-C, whether a trial was running then or not."""
-    from sweeper.tune.callbacks import unfinished_trials
-
     interrupted = [r for r in _stage_rows(sweep_dir, experiment) if r["status"] == TrialStatus.INTERRUPTED.value]
-    unfinished = unfinished_trials(sweep_dir, experiment)
-    if interrupted or unfinished:
-        raise SweepInterrupted(sweep_dir, len(interrupted), max(unfinished, len(interrupted)))
+    if interrupted or stopped:
+        raise SweepInterrupted(sweep_dir, len(interrupted))
 
 
 def _search_done(spec: SweepSpec, sweep_dir: Path) -> bool:

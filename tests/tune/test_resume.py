@@ -21,7 +21,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from sweeper.errors import SweepError
+from sweeper.errors import SweepError, SweepInterrupted
 from sweeper.sweep_folder import read_tracking
 from sweeper.testing import NO_CONFIRM, TINY
 from sweeper.tracking import read_trials
@@ -170,18 +170,46 @@ def test_ctrl_c_stops_gracefully_then_resume_finishes(ray_session: None, tmp_pat
     assert all(final[t]["status"] in ("completed", "pruned") for t in interrupted)  # continued, not started again
 
 
-def test_ctrl_c_after_a_stage_still_stops_the_driver(ray_session: None, tmp_path: Path) -> None:
-    """Tune leaves its Ctrl-C handler behind after a fit that ran to its end (ray-project/ray#37737), so Ctrl-C
-    between the stages or during the recommendation would only set an event nothing reads."""
+def _tuner(tmp_path: Path, callbacks: list[Any]) -> Any:
+    """Three one-result trials, one at a time."""
+    from ray import tune
+
+    def trainable(config: dict[str, Any]) -> None:
+        tune.report({"x": float(config["i"])})
+
+    return tune.Tuner(
+        trainable,
+        param_space={"i": tune.grid_search([0, 1, 2])},
+        tune_config=tune.TuneConfig(max_concurrent_trials=1),
+        run_config=tune.RunConfig(name="t", storage_path=str(tmp_path), verbose=0, callbacks=callbacks),
+    )
+
+
+def test_ctrl_c_between_two_trials_stops_the_stage_as_interrupted(ray_session: None, tmp_path: Path) -> None:
+    """Tune's fit returns normally after Ctrl-C; when it lands after a trial ended and before the next started, no
+    trial is running to say so (what CI once caught: `sweeper run` exited 0 with the search unfinished)."""
     from ray import tune
 
     from sweeper.tune.runner import _fit
 
-    def trainable(config: dict[str, Any]) -> None:
-        tune.report({"x": 1.0})
+    class CtrlCAfterFirstTrial(tune.Callback):
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            if sum(t.status == "TERMINATED" for t in trials) == 1:
+                os.kill(os.getpid(), signal.SIGINT)  # the driver's main thread, as a terminal's Ctrl-C
 
     before = signal.getsignal(signal.SIGINT)
-    _fit(tune.Tuner(trainable, run_config=tune.RunConfig(name="t", storage_path=str(tmp_path), verbose=0)))
+    with pytest.raises(SweepInterrupted, match=r"it stopped between two trials; .* sweeper resume"):
+        _fit(_tuner(tmp_path, [CtrlCAfterFirstTrial()]), tmp_path, "t")
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_ctrl_c_after_a_stage_still_stops_the_driver(ray_session: None, tmp_path: Path) -> None:
+    """Tune leaves its Ctrl-C handler behind after a fit that ran to its end (ray-project/ray#37737), so Ctrl-C
+    between the stages or during the recommendation would only set an event nothing reads."""
+    from sweeper.tune.runner import _fit
+
+    before = signal.getsignal(signal.SIGINT)
+    _fit(_tuner(tmp_path, []), tmp_path, "t")  # ran to its end: not interrupted
     assert signal.getsignal(signal.SIGINT) is before
 
 
