@@ -43,21 +43,29 @@ def test_epochs_held_back_before_a_mistake_are_kept(tmp_path: Path) -> None:
     assert [(e["epoch"], e[metric]) for e in read_epochs(bridge.sweep_dir).to_pylist()] == [(1, 0.4), (2, 0.5)]
 
 
+def _one_trial_ended(tmp_path: Path, planned: int) -> tuple[TrackerBridge, str]:
+    """One trial of ``planned`` ends, then the experiment; the MLflow parent's status."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.sweep_folder import read_tracking
+
+    bridge, trial, metric = _bridge(tmp_path, planned=planned)
+    bridge.on_trial_result(0, [trial], trial, {metric: 0.5, "epoch": 1.0})
+    bridge.on_trial_complete(0, [trial], trial)
+    bridge.on_experiment_end([trial])
+    tracking = read_tracking(bridge.sweep_dir)
+    return bridge, MlflowClient(tracking["tracking_uri"]).get_run(tracking["parent_run_id"]).info.status
+
+
 def test_a_stage_that_ended_short_of_its_planned_trials_leaves_the_mlflow_parent_killed(tmp_path: Path) -> None:
     """Ctrl-C that Tune handles after one trial ended and before the next started leaves no trial running; the
     parent run is KILLED all the same, live and when replayed by `sweeper sync`."""
     from mlflow.tracking import MlflowClient
 
-    from sweeper.sweep_folder import read_tracking
     from sweeper.tracking.mlflow_tracker import sync_sweep
 
-    bridge, trial, metric = _bridge(tmp_path, planned=2)
-    bridge.on_trial_result(0, [trial], trial, {metric: 0.5, "epoch": 1.0})
-    bridge.on_trial_complete(0, [trial], trial)
-    bridge.on_experiment_end([trial])
-
-    client = MlflowClient(read_tracking(bridge.sweep_dir)["tracking_uri"])
-    assert client.get_run(read_tracking(bridge.sweep_dir)["parent_run_id"]).info.status == "KILLED"
+    bridge, status = _one_trial_ended(tmp_path, planned=2)
+    assert status == "KILLED"
 
     other = MlflowClient(f"sqlite:///{tmp_path / 'other.db'}")  # replayed elsewhere: still short of num_samples
     sync_sweep(bridge.sweep_dir, other.tracking_uri)
@@ -67,14 +75,4 @@ def test_a_stage_that_ended_short_of_its_planned_trials_leaves_the_mlflow_parent
 
 
 def test_a_stage_whose_planned_trials_all_ended_leaves_the_mlflow_parent_finished(tmp_path: Path) -> None:
-    from mlflow.tracking import MlflowClient
-
-    from sweeper.sweep_folder import read_tracking
-
-    bridge, trial, metric = _bridge(tmp_path, planned=1)
-    bridge.on_trial_result(0, [trial], trial, {metric: 0.5, "epoch": 1.0})
-    bridge.on_trial_complete(0, [trial], trial)
-    bridge.on_experiment_end([trial])
-
-    client = MlflowClient(read_tracking(bridge.sweep_dir)["tracking_uri"])
-    assert client.get_run(read_tracking(bridge.sweep_dir)["parent_run_id"]).info.status == "FINISHED"
+    assert _one_trial_ended(tmp_path, planned=1)[1] == "FINISHED"
