@@ -32,11 +32,9 @@ class SweepInterrupted(SweepError):
 
     def __init__(self, sweep_dir: object, interrupted: int) -> None:
         self.sweep_dir = sweep_dir
-        running = (
-            f"{interrupted} running trials were stopped and recorded as interrupted"
-            if interrupted
-            else ("it stopped between two trials")
-        )
+        running = "it stopped between two trials"
+        if interrupted:
+            running = f"{interrupted} running trials were stopped and recorded as interrupted"
         super().__init__(
             f"interrupted: {running}; every result so far is kept. Continue with: sweeper resume {sweep_dir}"
         )

@@ -1,7 +1,7 @@
 """Trackers fed by the driver as trial results arrive: Parquet (the source of truth) and MLflow."""
 
 from sweeper.sweep_folder import default_tracking_uri
-from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus, ended_of_planned
+from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus
 from sweeper.tracking.mlflow_tracker import MlflowTracker
 from sweeper.tracking.parquet import ParquetResults, read_epochs, read_trials
 
@@ -12,7 +12,6 @@ __all__ = [
     "TrialRecord",
     "TrialStatus",
     "default_tracking_uri",
-    "ended_of_planned",
     "read_epochs",
     "read_trials",
 ]

@@ -22,13 +22,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spec, read_tracking
-from sweeper.tracking import (
-    MlflowTracker,
-    ParquetResults,
-    SweepCallback,
-    TrialRecord,
-    TrialStatus,
-)
+from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, TrialRecord, TrialStatus
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import sweep_params
 from sweeper.tune.storage import StorageMirror, sweep_storage

@@ -21,6 +21,7 @@ again.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from pathlib import Path
@@ -105,17 +106,11 @@ class PruningAwareOptunaSearch(OptunaSearch):
 
     def _draw_untried(self, tried: set[frozenset]) -> dict[str, Any] | None:
         """A configuration not in ``tried``, drawn at random from the space; None if ``DRAWS`` draws found none."""
+        from sweeper.tune.space import random_draws
+
         assert self._ot_study is not None and callable(self._space)
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        seed = self.seed + len(self._ot_study.get_trials(deepcopy=False))
-        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-        for _ in range(self.DRAWS):
-            draw = scratch.ask()
-            self._space(draw)
-            scratch.tell(draw, state=TrialState.FAIL)
-            if _key(draw.params) not in tried:
-                return draw.params
-        return None
+        draws = random_draws(self._space, self.seed + len(self._ot_study.get_trials(deepcopy=False)))
+        return next((p for p, _ in itertools.islice(draws, self.DRAWS) if _key(p) not in tried), None)
 
     def restore_from_dir(self, checkpoint_dir: str) -> None:
         super().restore_from_dir(checkpoint_dir)

@@ -7,7 +7,8 @@ only there).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import optuna
@@ -47,15 +48,17 @@ def define_by_run(spec: SweepSpec) -> Callable[[optuna.Trial], dict[str, Any]]:
     return DefineByRun(spec)
 
 
-def sample_configs(spec: SweepSpec, n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """``n`` configurations drawn by Optuna's random sampler: what the space can produce, without Ray."""
+def random_draws(sample: Callable[[optuna.Trial], dict[str, Any]], seed: int) -> Iterator[tuple[dict, dict]]:
+    """Endless configurations of a define-by-run space drawn by Optuna's random sampler: (sampled, fixed) values."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    sample = define_by_run(spec)
-    configs = []
-    for _ in range(n):
+    while True:
         trial = study.ask()
         fixed = sample(trial)
-        configs.append({**trial.params, **fixed})
-        study.tell(trial, 0.0)
-    return configs
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # no value: the random sampler learns nothing
+        yield trial.params, fixed
+
+
+def sample_configs(spec: SweepSpec, n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` configurations drawn by Optuna's random sampler: what the space can produce, without Ray."""
+    return [{**params, **fixed} for params, fixed in itertools.islice(random_draws(define_by_run(spec), seed), n)]
