@@ -27,6 +27,7 @@ from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import sweep_params
 from sweeper.tune.storage import StorageMirror, sweep_storage
 from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, NODE_ID_KEY, USER_ERROR_KEY, reported_epochs
+from sweeper.tune.workers import prestart_workers
 
 if TYPE_CHECKING:
     from sweeper.spec import SweepSpec
@@ -228,3 +229,34 @@ def make_trackers(spec: SweepSpec, sweep_dir: Path, stage: str, total: int, *, q
         *([StorageMirror(sweep_dir, storage)] if (storage := sweep_storage(sweep_dir)).uri else []),
         ConsoleProgress(total, spec.objective.metric, quiet=quiet, mode=spec.objective.mode),
     ]
+
+
+class WarmNextStage(Callback):
+    """Once every trial of this stage has started, has Ray start a worker for each slot a finished trial frees.
+
+    ``planned``: the trials of this stage; ``slots``: how many run at once. Tune's trial actors, and the workers
+    they hold, end with the stage, so the next stage's first trial on each slot would start a new process; these
+    workers start while the stage's last trials still run, on the cores they leave idle.
+    """
+
+    def __init__(self, planned: int, slots: int) -> None:
+        self.planned = planned
+        self.slots = slots
+        self.started = 0
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "started": 0}  # a restored stage runs in a new Ray
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._free_slot(trials, trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._free_slot(trials, trial)
+
+    def _free_slot(self, trials: list[Trial], ended: Trial) -> None:
+        if len(trials) < self.planned or any(t.status == Trial.PENDING for t in trials):
+            return  # a trial of this stage will still take the slot
+        running = sum(t.status == Trial.RUNNING for t in trials if t is not ended)
+        wanted = self.slots - running - self.started
+        if wanted > 0 and prestart_workers(wanted):
+            self.started += wanted

@@ -34,6 +34,7 @@ from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import check_tracking_uri, import_in_background
 from sweeper.tune.storage import STORAGE_KEY, check_storage_uri, sweep_storage
 from sweeper.tune.teacher import with_teacher
+from sweeper.tune.workers import use_idle_workers, warm_workers
 
 logger = logging.getLogger(__name__)
 DATA_DIR = "data"  # class names per task and fitted tokenizers, to read predictions back
@@ -189,7 +190,8 @@ def _run_stages(
     optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
     data = with_teacher(spec, data, sweep_dir, quiet=quiet)  # trained once: a resume reads the saved one
     started_at = time.time()
-    counts = run_search(spec, sweep_dir, data, optuna_storage, quiet=quiet)
+    confirm = spec.confirm.enabled if confirm is None else confirm
+    counts = run_search(spec, sweep_dir, data, optuna_storage, quiet=quiet, warm_next=confirm)
     ended_at = time.time()
     if counts[TrialStatus.FAILED.value] and counts[TrialStatus.FAILED.value] == sum(counts.values()):
         first = next(r for r in _stage_rows(sweep_dir, SEARCH_EXPERIMENT) if r["error"])
@@ -197,16 +199,19 @@ def _run_stages(
     outcome = SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
     storage = sweep_storage(sweep_dir)
     outcome.storage = storage.where if storage.uri else None
-    if spec.confirm.enabled if confirm is None else confirm:
+    if confirm:
         outcome.confirm_counts = run_confirmation(spec, sweep_dir, data, spec.confirm.seeds, quiet=quiet)
         outcome.confirm_wall_s = time.time() - ended_at
     return outcome
 
 
 def run_search(
-    spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, optuna_storage: str, *, quiet: bool
+    spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, optuna_storage: str, *, quiet: bool, warm_next: bool
 ) -> dict[str, int]:
-    """The search stage: a new Tune experiment, or the interrupted one restored; its counts by status."""
+    """The search stage: a new Tune experiment, or the interrupted one restored; its counts by status.
+
+    ``warm_next``: another stage follows; its trial workers start while the search's last trials run.
+    """
     from sweeper.tune.callbacks import TrackerBridge
 
     if _search_done(spec, sweep_dir):
@@ -223,7 +228,7 @@ def run_search(
             fail_orphans(study)
         bridge = TrackerBridge(sweep_dir, "search", SEARCH_EXPERIMENT, spec.budget.num_samples, quiet=quiet)
         bridge.start()
-        tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage)
+        tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage, warm_next=warm_next)
     _fit(tuner, sweep_dir, SEARCH_EXPERIMENT)
     return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
 
@@ -398,11 +403,14 @@ def save_data_artifacts(data: MultimodalDataset, folder: Path) -> None:
         (folder / f"tokenizer_{modality}.json").write_text(tokenizer.to_json())
 
 
-def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, bridge: Any, optuna_storage: str) -> Any:
+def _build_tuner(
+    spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, bridge: Any, optuna_storage: str, *, warm_next: bool
+) -> Any:
     """The Tuner: what to try (Optuna), when to stop (ASHA), where (resources), and the driver-side callbacks."""
     import optuna
     from ray import tune
 
+    from sweeper.tune.callbacks import WarmNextStage
     from sweeper.tune.scheduler import ResumableASHA, asha_settings
     from sweeper.tune.searcher import PruningAwareOptunaSearch
     from sweeper.tune.space import define_by_run
@@ -436,7 +444,13 @@ def _build_tuner(spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, brid
             reuse_actors=True,  # a new actor per trial costs seconds; trials share resource shapes
             trial_dirname_creator=lambda trial: trial.trial_id,
         ),
-        run_config=run_config(SEARCH_EXPERIMENT, sweep_dir, bridge, spec.failure.max_retries),
+        run_config=run_config(
+            SEARCH_EXPERIMENT,
+            sweep_dir,
+            bridge,
+            spec.failure.max_retries,
+            *([WarmNextStage(spec.budget.num_samples, trial_slots(spec))] if warm_next else []),
+        ),
     )
 
 
@@ -543,32 +557,6 @@ def _init_ray(address: str | None, slots: int) -> bool:
 def trial_slots(spec: SweepSpec) -> int:
     """How many trials run at once on this machine's local Ray: the budget's limit, or fewer where CPUs run out."""
     return max(1, min(spec.budget.max_concurrent, int((os.cpu_count() or 1) // spec.resources.cpu)))
-
-
-def warm_workers(slots: int, cpus: int) -> dict[str, Any]:
-    """The raylet settings of a local Ray whose idle workers are ready for the first trial on each slot.
-
-    The raylet starts one idle worker per CPU as the driver connects. Each is kept past Ray's 1 s idle limit until
-    the first trials take it. Where at least half of them will host a trial, each also imports torch, the trial code
-    and Ray Tune while the driver builds the sweep, instead of in the trial (3 to 5 s on 2 cores; see
-    ``benchmarks/overhead.py``). Elsewhere that would cost about 250 MB of memory per worker that never runs a trial.
-    """
-    config: dict[str, Any] = {"idle_worker_killing_time_threshold_ms": 30 * 60 * 1000}
-    if cpus <= 2 * slots:
-        config["preload_python_modules"] = ["torch", "sweeper.tune.trainable", "ray.tune"]
-    return config
-
-
-def use_idle_workers() -> None:
-    """Let trial actors start in the raylet's idle workers rather than in new processes.
-
-    Ray Tune gives every trial actor a runtime environment with ``PL_DISABLE_FORK=1``, a PyTorch Lightning setting
-    (ray-project/ray#28197, ``ray/tune/execution/class_cache.py``); a task with its own environment variables needs a
-    dedicated new worker, so no trial could use an idle one. sweeper's trials do not use Lightning.
-    """
-    from ray.tune.execution import class_cache
-
-    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
 
 
 def recover_pending_failures() -> None:

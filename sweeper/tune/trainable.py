@@ -119,9 +119,10 @@ def ray_trainable(spec: SweepSpec, data: MultimodalDataset) -> Any:
     )
 
 
-def run_config(name: str, sweep_dir: Path, bridge: Any, max_retries: int) -> Any:
-    """Tune's run settings for one stage: its experiment folder in the sweep's storage, the trackers, one checkpoint,
-    and ``max_retries`` restarts from that checkpoint of a trial whose worker died."""
+def run_config(name: str, sweep_dir: Path, bridge: Any, max_retries: int, *more_callbacks: Any) -> Any:
+    """Tune's run settings for one stage: its experiment folder in the sweep's storage, the trackers (and
+    ``more_callbacks``), one checkpoint, and ``max_retries`` restarts from that checkpoint of a trial whose worker
+    died."""
     from ray import tune
 
     from sweeper.tune.storage import sweep_storage
@@ -131,7 +132,7 @@ def run_config(name: str, sweep_dir: Path, bridge: Any, max_retries: int) -> Any
         name=name,
         storage_path=storage.root,
         storage_filesystem=storage.fs,
-        callbacks=[bridge],
+        callbacks=[bridge, *more_callbacks],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         failure_config=tune.FailureConfig(max_failures=max_retries),
         verbose=0,

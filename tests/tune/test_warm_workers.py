@@ -70,8 +70,82 @@ def test_trials_start_in_idle_preloaded_workers(tmp_path: Path) -> None:
     assert {t["pid"] for t in trials} <= set(out["idle"])  # no new process for any trial
 
 
+# Two stages in one local Ray: the second's trials must start in workers that came up while the first's last trial ran.
+TWO_STAGES = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from pathlib import Path
+
+    from ray import tune
+
+    from sweeper.tune.callbacks import WarmNextStage
+    from sweeper.tune.runner import _init_ray
+
+    def workers():
+        pids = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"ray::IDLE"):
+                pids.add(int(pid))
+        return pids
+
+    def trainable(config):
+        seen = set()
+        deadline = time.time() + config["x"]  # the long trial is the stage's last: the others end while it runs
+        while time.time() < deadline:
+            seen |= workers() - set(config["before"])  # idle workers that came up during the stage
+            time.sleep(0.2)
+        tune.report({"pid": os.getpid(), "idle_seen": sorted(seen)})
+
+    def stage(name, xs, callbacks):
+        return tune.Tuner(
+            trainable,
+            param_space={"x": tune.grid_search(xs), "before": sorted(workers())},
+            tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=2),
+            run_config=tune.RunConfig(name=name, storage_path=sys.argv[1], verbose=0, callbacks=callbacks),
+        ).fit()
+
+    assert _init_ray(None, slots=2)
+    deadline = time.time() + 60
+    while len(workers()) < 2 and time.time() < deadline:  # the first idle workers, which the first stage takes
+        time.sleep(0.2)
+    warm = [WarmNextStage(planned=3, slots=2)] if sys.argv[2] == "warm" else []
+    first = [r.metrics for r in stage("search", [12, 0, 0], warm)]
+    deadline = time.time() + 10
+    while len(workers()) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    idle = workers()
+    second = [r.metrics for r in stage("confirm", [0, 0], [])]
+    print(json.dumps({"first": first, "idle": sorted(idle), "second": second}))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["warm", "cold"])
+def test_the_next_stage_starts_in_workers_started_during_the_last_trials(tmp_path: Path, mode: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_STAGES, str(tmp_path), mode], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    last = next(t for t in out["first"] if t["config"]["x"])
+    second = {t["pid"] for t in out["second"]}
+    assert not second & {t["pid"] for t in out["first"]}  # the first stage's actors ended with it
+    if mode == "cold":  # without the callback no idle worker is left for the next stage: what the test relies on
+        assert not second & (set(out["idle"]) | set(last["idle_seen"]))
+        return
+    assert second & set(last["idle_seen"])  # a worker that came up while the last trial still ran
+    assert second <= set(out["idle"])  # no new process for the next stage's trials
+
+
 def test_workers_import_the_trial_code_only_where_most_will_run_a_trial() -> None:
-    from sweeper.tune.runner import warm_workers
+    from sweeper.tune.workers import warm_workers
 
     assert "preload_python_modules" in warm_workers(slots=2, cpus=2)  # the demo on this machine
     assert "preload_python_modules" in warm_workers(slots=2, cpus=4)
