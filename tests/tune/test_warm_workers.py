@@ -1,4 +1,4 @@
-"""The first trial on each slot starts in one of the raylet's idle workers, with torch already imported."""
+"""The first trial on each slot, and on each slot of the next stage, starts in an idle worker with torch imported."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 # A fresh local Ray, started the way `sweeper run` starts it, in a process of its own (the suite's Ray is shared).
-SCRIPT = textwrap.dedent(
+PRELUDE = textwrap.dedent(
     """
     import json, os, sys, time
     from pathlib import Path
@@ -20,6 +20,7 @@ SCRIPT = textwrap.dedent(
     import ray
     from ray import tune
 
+    from sweeper.tune.callbacks import WarmNextStage
     from sweeper.tune.runner import _init_ray
 
     def workers():
@@ -32,7 +33,10 @@ SCRIPT = textwrap.dedent(
             if cmdline.startswith(b"ray::IDLE"):  # a worker's process title while it waits for work
                 pids.add(int(pid))
         return pids
-
+    """
+)
+SCRIPT = PRELUDE + textwrap.dedent(
+    """
     def trainable(config):
         tune.report({"pid": os.getpid(), "torch": "torch" in sys.modules})
 
@@ -71,27 +75,8 @@ def test_trials_start_in_idle_preloaded_workers(tmp_path: Path) -> None:
 
 
 # Two stages in one local Ray: the second's trials must start in workers that came up while the first's last trial ran.
-TWO_STAGES = textwrap.dedent(
+TWO_STAGES = PRELUDE + textwrap.dedent(
     """
-    import json, os, sys, time
-    from pathlib import Path
-
-    from ray import tune
-
-    from sweeper.tune.callbacks import WarmNextStage
-    from sweeper.tune.runner import _init_ray
-
-    def workers():
-        pids = set()
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if cmdline.startswith(b"ray::IDLE"):
-                pids.add(int(pid))
-        return pids
-
     def trainable(config):
         seen = set()
         deadline = time.time() + config["x"]  # the long trial is the stage's last: the others end while it runs
