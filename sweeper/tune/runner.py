@@ -301,8 +301,9 @@ def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
     """``tuner.fit()``; ``SweepInterrupted`` if Ctrl-C (or SIGUSR1) stopped it before its end.
 
     At each fit Tune puts in a handler that, at the first signal, asks the loop to stop, and puts back the handler
-    from before the fit; ``fit`` then returns as if the stage had ended. So the signal is read from the handler:
-    put back means Tune's handler ran. A stage stopped between two trials has no running trial to say so. Tune
+    from before the fit; ``fit`` then returns as if the stage had ended. So the signal is read from the handler
+    (put back means Tune's handler ran) and from the warning Tune logs after such a stop (``TuneStopNotice``). A
+    stage stopped between two trials has no running trial to say so. Tune
     leaves its handler in place after a fit that ran to its end, so a later Ctrl-C (between the stages, during the
     recommendation) would only set an event nothing reads (ray-project/ray#37737, closed without a fix): the
     handlers from before are put back here.
@@ -312,9 +313,11 @@ def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
     watched = threading.current_thread() is threading.main_thread() and not int(
         os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0")
     )
+    notice = TuneStopNotice.installed()
+    notice.seen = False
     try:
         tuner.fit()
-        stopped = watched and signal.getsignal(signal.SIGINT) == saved[signal.SIGINT]
+        stopped = notice.seen or (watched and signal.getsignal(signal.SIGINT) == saved[signal.SIGINT])
     finally:
         if threading.current_thread() is threading.main_thread():
             for sig, handler in saved.items():
@@ -478,11 +481,44 @@ def _quiet_tune() -> None:
     # With the CSV/JSON loggers off, Tune's ResultGrid warns that it found no result.json; Parquet holds them.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     # After Ctrl-C Tune says to resume with Tuner.restore(...); sweeper says `sweeper resume` (SweepInterrupted).
-    logging.getLogger("ray.tune.tune").setLevel(logging.ERROR)
+    logging.getLogger("ray.tune.tune").setLevel(logging.WARNING)  # TuneStopNotice drops the warnings, noting one
+    TuneStopNotice.installed()
     state_logger = logging.getLogger("ray.tune.execution.experiment_state")
     if not any(isinstance(f, TempFileSyncRace) for f in state_logger.filters):
         state_logger.addFilter(TempFileSyncRace())
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
+
+
+class TuneStopNotice(logging.Filter):
+    """Drops what Tune's run loop logs below ERROR, and notes its "... has been interrupted" warning.
+
+    Tune logs it after a fit that a signal stopped (SIGINT, or SIGUSR1 as a batch scheduler sends before its time
+    limit). ``_fit`` reads the stop from Tune's SIGINT handler too; this covers the case where there is none to
+    read: with ``TUNE_DISABLE_SIGINT_HANDLER`` set, Tune still stops at SIGUSR1 and leaves no handler changed.
+    """
+
+    LOGGER = "ray.tune.tune"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    @classmethod
+    def installed(cls) -> TuneStopNotice:
+        """The one on Tune's logger, added there if missing."""
+        tune_logger = logging.getLogger(cls.LOGGER)
+        for existing in tune_logger.filters:
+            if isinstance(existing, cls):
+                return existing
+        notice = cls()
+        tune_logger.addFilter(notice)
+        return notice
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        self.seen = self.seen or "has been interrupted" in record.getMessage()
+        return False
 
 
 class TempFileSyncRace(logging.Filter):

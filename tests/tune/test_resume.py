@@ -203,6 +203,27 @@ def test_ctrl_c_between_two_trials_stops_the_stage_as_interrupted(ray_session: N
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_sigusr1_stops_the_stage_as_interrupted_without_tunes_sigint_handler(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With TUNE_DISABLE_SIGINT_HANDLER set Tune still stops at SIGUSR1 (a batch scheduler's notice before its time
+    limit) and changes no handler that would tell; its warning after the stop does."""
+    from ray import tune
+
+    from sweeper.tune.runner import _fit
+
+    class Usr1AfterFirstTrial(tune.Callback):
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            if sum(t.status == "TERMINATED" for t in trials) == 1:
+                os.kill(os.getpid(), signal.SIGUSR1)
+
+    monkeypatch.setenv("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    before = signal.getsignal(signal.SIGUSR1)
+    with pytest.raises(SweepInterrupted, match=r"it stopped between two trials"):
+        _fit(_tuner(tmp_path, [Usr1AfterFirstTrial()]), tmp_path, "t")
+    assert signal.getsignal(signal.SIGUSR1) is before
+
+
 def test_ctrl_c_after_a_stage_still_stops_the_driver(ray_session: None, tmp_path: Path) -> None:
     """Tune leaves its Ctrl-C handler behind after a fit that ran to its end (ray-project/ray#37737), so Ctrl-C
     between the stages or during the recommendation would only set an event nothing reads."""
