@@ -560,10 +560,18 @@ def _init_ray(address: str | None, slots: int) -> bool:
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         check_reachable(address)
+    started = not ray.is_initialized()  # else a caller (a notebook, the test suite) already holds a Ray session
+    if started:
+        _start_ray(address, slots)
+    # Tune's own patches import Ray Tune (0.5 s): after Ray has started, so its idle workers import meanwhile
     use_idle_workers()
     recover_pending_failures()
-    if ray.is_initialized():  # a caller (a notebook, the test suite) already holds a Ray session
-        return False
+    return started
+
+
+def _start_ray(address: str | None, slots: int) -> None:
+    import ray
+
     if RAY_JOB_ENV in os.environ:
         # A Ray Job's entrypoint runs in the job's working_dir, which Ray extracts again whenever it starts a worker
         # for the job: the old folder is removed and the driver is left in a deleted directory (os.getcwd() then
@@ -587,7 +595,6 @@ def _init_ray(address: str | None, slots: int) -> bool:
         where = f"connect to the Ray cluster at {address!r}" if address else "start a local Ray"
         raise SweepError(f"cannot {where}: {exc}") from None
     secure_token_file()
-    return True
 
 
 def trial_slots(spec: SweepSpec) -> int:
