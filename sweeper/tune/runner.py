@@ -570,6 +570,7 @@ def _init_ray(address: str | None, slots: int) -> bool:
 
 
 def _start_ray(address: str | None, slots: int) -> None:
+    """``ray.init``: join ``address``, else a new local Ray whose idle workers are warmed for ``slots`` trials."""
     import ray
 
     if RAY_JOB_ENV in os.environ:
