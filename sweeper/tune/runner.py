@@ -303,10 +303,9 @@ def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
     At each fit Tune puts in a handler that, at the first signal, asks the loop to stop, and puts back the handler
     from before the fit; ``fit`` then returns as if the stage had ended. So the signal is read from the handler
     (put back means Tune's handler ran) and from the warning Tune logs after such a stop (``TuneStopNotice``). A
-    stage stopped between two trials has no running trial to say so. Tune
-    leaves its handler in place after a fit that ran to its end, so a later Ctrl-C (between the stages, during the
-    recommendation) would only set an event nothing reads (ray-project/ray#37737, closed without a fix): the
-    handlers from before are put back here.
+    stage stopped between two trials has no running trial to say so. Tune leaves its handler in place after a fit
+    that ran to its end, so a later Ctrl-C (between the stages, during the recommendation) would only set an event
+    nothing reads (ray-project/ray#37737, closed without a fix): the handlers from before are put back here.
     """
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGUSR1)}
     # Tune installs its handlers only in the main thread, and none for SIGINT when told not to.
