@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -312,7 +312,7 @@ def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
     watched = threading.current_thread() is threading.main_thread() and not int(
         os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0")
     )
-    notice = TuneStopNotice.installed()
+    notice = _log_filter(TuneStopNotice.LOGGER, TuneStopNotice)
     notice.seen = False
     try:
         tuner.fit()
@@ -480,12 +480,23 @@ def _quiet_tune() -> None:
     # With the CSV/JSON loggers off, Tune's ResultGrid warns that it found no result.json; Parquet holds them.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     # After Ctrl-C Tune says to resume with Tuner.restore(...); sweeper says `sweeper resume` (SweepInterrupted).
-    logging.getLogger("ray.tune.tune").setLevel(logging.WARNING)  # TuneStopNotice drops the warnings, noting one
-    TuneStopNotice.installed()
-    state_logger = logging.getLogger("ray.tune.execution.experiment_state")
-    if not any(isinstance(f, TempFileSyncRace) for f in state_logger.filters):
-        state_logger.addFilter(TempFileSyncRace())
+    logging.getLogger(TuneStopNotice.LOGGER).setLevel(logging.WARNING)  # TuneStopNotice drops the warnings, noting one
+    _log_filter(TuneStopNotice.LOGGER, TuneStopNotice)
+    _log_filter("ray.tune.execution.experiment_state", TempFileSyncRace)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
+
+
+_Filter = TypeVar("_Filter", bound=logging.Filter)
+
+
+def _log_filter(logger_name: str, kind: type[_Filter]) -> _Filter:
+    """The ``kind`` filter on logger ``logger_name``, added there if missing: one per process, however many sweeps."""
+    named = logging.getLogger(logger_name)
+    found = next((f for f in named.filters if isinstance(f, kind)), None)
+    if found is None:
+        found = kind()
+        named.addFilter(found)
+    return found
 
 
 class TuneStopNotice(logging.Filter):
@@ -501,17 +512,6 @@ class TuneStopNotice(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.seen = False
-
-    @classmethod
-    def installed(cls) -> TuneStopNotice:
-        """The one on Tune's logger, added there if missing."""
-        tune_logger = logging.getLogger(cls.LOGGER)
-        for existing in tune_logger.filters:
-            if isinstance(existing, cls):
-                return existing
-        notice = cls()
-        tune_logger.addFilter(notice)
-        return notice
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.ERROR:

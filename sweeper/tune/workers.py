@@ -3,9 +3,9 @@
 A trial actor in a new Python process pays for the process, Ray's own start and the imports of torch and the trial
 code: 3 to 5 s on 2 cores (``benchmarks/overhead.py``). A local Ray started by sweeper keeps idle workers that have
 imported all of that (``warm_workers``), and Tune's trial actors take them (``use_idle_workers``). The search's
-actors end with its Tuner.fit and Ray starts none in their place; ``WarmNextStage`` has it start them during the
-search's last trials, on the cores those trials leave idle, for the confirmation stage that follows
-(``prestart_workers``, called by ``sweeper.tune.callbacks.WarmNextStage``).
+actors end with its Tuner.fit and Ray starts none in their place; ``sweeper.tune.callbacks.WarmNextStage`` has it
+start them (``prestart_workers``) during the search's last trials, on the cores those trials leave idle, for the
+confirmation stage that follows.
 """
 
 from __future__ import annotations
@@ -62,7 +62,6 @@ def prestart_workers(count: int) -> bool:
         if count < 1 or sum(bool(entry["Alive"]) for entry in ray.nodes()) != 1:
             return False
         node: Any = ray._private.worker.global_worker.node
-        channel = init_grpc_channel(build_address(node.node_ip_address, node.node_manager_port))
         common: Any = common_pb2  # generated protobuf modules: no types for mypy
         messages: Any = node_manager_pb2
         request = messages.PrestartWorkersRequest(
@@ -71,8 +70,8 @@ def prestart_workers(count: int) -> bool:
             keep_alive_duration_secs=KEEP_ALIVE_S,
             num_workers=count,
         )
-        node_manager_pb2_grpc.NodeManagerServiceStub(channel).PrestartWorkers(request, timeout=5)
-        channel.close()
+        with init_grpc_channel(build_address(node.node_ip_address, node.node_manager_port)) as channel:
+            node_manager_pb2_grpc.NodeManagerServiceStub(channel).PrestartWorkers(request, timeout=5)
     except Exception as exc:  # an internal API of Ray: a later Ray may move it; the sweep goes on without
         logger.debug("could not prestart %d trial workers: %s", count, exc)
         return False
