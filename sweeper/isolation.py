@@ -25,17 +25,22 @@ import subprocess
 import sys
 
 ENV = "SWEEPER_NETWORK_ISOLATION"  # "0": never; "inside": set on the re-run, which brings loopback up
+# The local Ray's node address inside the namespace. Ray 2.60 takes no address, "127.0.0.1", "localhost" or "::1"
+# to mean "find this machine's reachable address": it connects a UDP socket towards 8.8.8.8, which fails where
+# loopback is the only interface (and warns, network_util.cc), then resolves the host name. Where that name maps to
+# an address of the machine's network (as /etc/hosts does in a Docker container), no interface here has it and the
+# driver waits forever for a GCS it cannot reach. Any other loopback address is taken as given.
+NODE_IP = "127.0.0.2"
 _UNSHARE = ("--user", "--map-root-user", "--net")
 
 
 def isolate_network(argv: list[str]) -> str | None:
     """Re-run ``python -m sweeper *argv`` in a private network namespace (this call then never returns), or bring
     loopback up if this is that re-run. Returns why not isolated, or None when isolated."""
-    state = os.environ.get(ENV, "")
-    if state == "inside":
+    if isolated():
         _loopback_up()
         return None
-    if state == "0":
+    if os.environ.get(ENV) == "0":
         return f"{ENV}=0"
     unshare = shutil.which("unshare")
     if not sys.platform.startswith("linux") or unshare is None:
@@ -48,6 +53,11 @@ def isolate_network(argv: list[str]) -> str | None:
     sys.stderr.flush()
     os.execv(unshare, [unshare, *_UNSHARE, "--", sys.executable, "-m", "sweeper", *argv])
     return None  # not reached
+
+
+def isolated() -> bool:
+    """Whether this process is a sweep re-run in its own network namespace (``isolate_network``)."""
+    return os.environ.get(ENV) == "inside"
 
 
 def _loopback_up() -> None:

@@ -1,13 +1,17 @@
 """A local sweep offers nothing to the network: every socket its processes listen on is reachable from this machine
 only. The sweep is a real ``sweeper run`` process with its own local Ray; the test reads the listening sockets of
-every process of it from ``/proc`` while trials run."""
+every process of it from ``/proc`` while trials run. And it runs where the machine's host name resolves to an address
+of its network, which the sweep's namespace lacks, as in a Docker container."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
+import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -69,7 +73,13 @@ def _session(leader: int) -> list[int]:
     return pids
 
 
-def test_a_local_sweep_listens_on_loopback_only(tmp_path: Path) -> None:
+# A line Ray logs: from Python ("<date>\tWARNING file.py:85 -- ...") or C++ ("[<date> W <pid> <tid>] file.cc:330:")
+RAY_LOG_LINE = re.compile(
+    r"^\[?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\s+(?:[WEF] \d+ \d+\]|WARNING|ERROR|CRITICAL)", re.M
+)
+
+
+def _sweep_command(tmp_path: Path) -> list[str]:
     spec = {
         **TINY,
         "name": "local",
@@ -78,13 +88,19 @@ def test_a_local_sweep_listens_on_loopback_only(tmp_path: Path) -> None:
         "confirm": NO_CONFIRM,
     }
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "SWEEPER_NETWORK_ISOLATION")}
+    return [sys.executable, "-m", "sweeper", "run", str(tmp_path / "spec.yaml"), "--sweeps-dir", str(tmp_path),
+            "--no-recommend"]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "SWEEPER_NETWORK_ISOLATION")}
+
+
+def test_a_local_sweep_listens_on_loopback_only(tmp_path: Path) -> None:
     log = (tmp_path / "driver.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sweeper", "run", str(tmp_path / "spec.yaml"), "--sweeps-dir", str(tmp_path),
-         "--no-recommend"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        _sweep_command(tmp_path), env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 240
         while True:  # until a trial has reported an epoch: Ray, its workers and agents are all up
@@ -117,3 +133,24 @@ def test_a_local_sweep_listens_on_loopback_only(tmp_path: Path) -> None:
 
 def _mapped_loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback
+
+
+def test_a_local_sweep_runs_where_the_host_name_resolves_off_loopback(tmp_path: Path) -> None:
+    """In a Docker container /etc/hosts maps the host name to the container's address. Ray resolves a local node's
+    address through the host name when it cannot reach 8.8.8.8, as in the sweep's namespace, where that address is
+    on no interface: the driver waited forever for its own GCS. Here /etc/hosts is replaced so, in a mount namespace
+    of the test's own; the sweep must run to its end and print nothing from Ray's logs."""
+    outer = ["unshare", "--user", "--map-root-user", "--mount"]
+    if subprocess.run([*outer, "true"], capture_output=True).returncode:
+        pytest.skip("mount namespaces are turned off on this machine")
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n172.17.0.2 {socket.gethostname()}\n")
+    script = f'mount --bind {shlex.quote(str(hosts))} /etc/hosts && exec "$@"'
+    done = subprocess.run(
+        [*outer, "sh", "-c", script, "sh", *_sweep_command(tmp_path)],
+        env=_env(), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "search finished" in output
+    assert not RAY_LOG_LINE.findall(output), output

@@ -26,6 +26,7 @@ import yaml
 
 from sweeper.data import MultimodalDataset
 from sweeper.errors import SweepError, SweepInterrupted
+from sweeper.isolation import NODE_IP, isolated
 from sweeper.params import ChoiceParam
 from sweeper.spec import SweepSpec, build_dataset
 from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spec, read_tracking, write_tracking
@@ -547,6 +548,16 @@ class TempFileSyncRace(logging.Filter):
         return True
 
 
+class LocalTokenNotice(logging.Filter):
+    """Drops Ray's notice that a new local Ray turned token authentication on, and how to opt out: the local Ray is
+    the sweep's own, started and stopped by it, and the notice (a log line at every sweep) is not for its user."""
+
+    LOGGER = "ray._private.authentication.authentication_token_setup"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled")
+
+
 def _init_ray(address: str | None, slots: int) -> bool:
     """Join ``address`` (or RAY_ADDRESS), else start a local Ray on this machine's cores; True if we started it.
 
@@ -581,6 +592,7 @@ def _start_ray(address: str | None, slots: int) -> None:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
+            _log_filter(LocalTokenNotice.LOGGER, LocalTokenNotice)
             # address="local": a new Ray on this machine, even where `ray start` left a cluster that ray.init()
             # would otherwise join (it reads /tmp/ray/ray_current_cluster); joining is what --address is for.
             ray.init(
@@ -590,6 +602,7 @@ def _start_ray(address: str | None, slots: int) -> None:
                 log_to_driver=False,
                 logging_level=logging.WARNING,
                 _system_config=warm_workers(slots, os.cpu_count() or 1),
+                _node_ip_address=NODE_IP if isolated() else None,  # None: Ray finds it
             )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"connect to the Ray cluster at {address!r}" if address else "start a local Ray"
