@@ -113,6 +113,7 @@ class TrackerBridge(Callback):
                 tracker.on_epoch(record, metrics)
 
     def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any, **info: Any) -> None:
+        import pyarrow.fs as pafs
         import pyarrow.parquet as pq
 
         from sweeper.tracking.predictions import PREDICTIONS_FILE
@@ -120,11 +121,13 @@ class TrackerBridge(Callback):
         record = self._record(trial)
         if CONFIRM_KEY not in trial.config or record.status.ended:
             return
-        with checkpoint.as_directory() as folder:
-            path = Path(folder) / PREDICTIONS_FILE
-            if not path.is_file():  # only the last epoch's checkpoint holds predictions
-                return
-            table = pq.read_table(path)
+        # Read in place: as_directory() copies a checkpoint on a filesystem other than pyarrow's LocalFileSystem (the
+        # sweep's storage is one) to a temp folder, under a lock in <tmp>/_ray_lockfiles, which another user of the
+        # machine may own (ray-project/ray#32776): the copy then fails, and the run's predictions were lost.
+        path = f"{checkpoint.path}/{PREDICTIONS_FILE}"
+        if checkpoint.filesystem.get_file_info(path).type != pafs.FileType.File:
+            return  # only the last epoch's checkpoint holds predictions
+        table = pq.read_table(path, filesystem=checkpoint.filesystem)
         for tracker in self.trackers:
             tracker.on_predictions(record, table)
 

@@ -484,6 +484,7 @@ def _quiet_tune() -> None:
     logging.getLogger(TuneStopNotice.LOGGER).setLevel(logging.WARNING)  # TuneStopNotice drops the warnings, noting one
     _log_filter(TuneStopNotice.LOGGER, TuneStopNotice)
     _log_filter("ray.tune.execution.experiment_state", TempFileSyncRace)
+    _log_filter(TuneRestoreFailure.LOGGER, TuneRestoreFailure)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
 
 
@@ -558,6 +559,68 @@ class LocalTokenNotice(logging.Filter):
         return not record.getMessage().startswith("Token authentication is enabled")
 
 
+class TuneRestoreFailure(logging.Filter):
+    """Stops a stage whose restore failed, before Tune starts it over from nothing.
+
+    Tune's controller catches any error while it restores an experiment, logs "Failed to restore the run state."
+    and restarts the experiment (ray/tune/execution/tune_controller.py), unless ``fail_fast``, which would also end
+    the sweep at its first failed trial. A search started over beside its own records runs what the restored searcher
+    has left and reports the stage done. Raised from that log call, ``SweepError`` leaves Tune's ``except`` block and
+    ``Tuner.fit`` before anything has run, and names the error.
+    """
+
+    LOGGER = "ray.tune.execution.tune_controller"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Failed to restore the run state") and record.exc_info:
+            error = record.exc_info[1]
+            reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+            raise SweepError(f"cannot restore the interrupted stage ({reason}); its results so far are kept")
+        return True
+
+
+def own_lock_dir() -> None:
+    """Give Ray a temp folder of this user's own where the machine's shared lock folder belongs to another user.
+
+    Ray Tune copies checkpoints and its experiment state under locks kept in ``<tmp>/_ray_lockfiles``
+    (``ray/air/_internal/filelock.py``), a folder that the first user to need it creates with their umask: every
+    other user's lock then fails with PermissionError, and their sweeps cannot resume (ray-project/ray#32776). Made
+    here first, the folder is shared as ``/tmp`` is (sticky, writable by all). Where it exists and this user cannot
+    write in it, Ray's temp folder (``RAY_TMPDIR``, unless set) becomes ``<tmp>/ray-<uid>``, private: a local Ray's
+    session folder moves there too; a driver that joins a cluster keeps the cluster's.
+    """
+    from ray._common.utils import get_default_system_temp_dir
+
+    if "RAY_TMPDIR" in os.environ or not hasattr(os, "getuid"):
+        return
+    shared = Path(get_default_system_temp_dir())
+    locks = shared / "_ray_lockfiles"
+    try:
+        locks.mkdir()
+        locks.chmod(0o1777)
+    except FileExistsError:
+        if locks.is_dir() and os.access(locks, os.W_OK | os.X_OK):
+            return
+        own = shared / f"ray-{_outer_uid()}"
+        own.mkdir(mode=0o700, exist_ok=True)
+        os.environ["RAY_TMPDIR"] = str(own)
+    except OSError:  # <tmp> itself is not writable: Ray's own error says so
+        return
+
+
+def _outer_uid() -> int:
+    """This user's id outside a user namespace: a local sweep runs as its namespace's root (``sweeper.isolation``)."""
+    uid = os.getuid()
+    try:
+        for line in Path("/proc/self/uid_map").read_text().splitlines():
+            inside, outside, count = (int(field) for field in line.split())
+            if inside <= uid < inside + count:
+                return outside + uid - inside
+    except (OSError, ValueError):
+        pass
+    return uid
+
+
 def _init_ray(address: str | None, slots: int) -> bool:
     """Join ``address`` (or RAY_ADDRESS), else start a local Ray on this machine's cores; True if we started it.
 
@@ -567,6 +630,7 @@ def _init_ray(address: str | None, slots: int) -> bool:
 
     import_in_background()  # the driver's next slow start, MLflow's 2 s import, overlaps Ray's
 
+    own_lock_dir()
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         check_reachable(address)

@@ -70,8 +70,9 @@ def train_trial(config: dict[str, Any], *, data: MultimodalDataset, spec: SweepS
     resume = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            resume = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=False)
+        # Read in place, not through as_directory(): see TrackerBridge.on_checkpoint.
+        with checkpoint.filesystem.open_input_file(f"{checkpoint.path}/{STATE_FILE}") as state:
+            resume = torch.load(state, map_location="cpu", weights_only=False)
 
     import ray
 

@@ -322,3 +322,35 @@ def test_a_trial_optuna_was_told_of_but_parquet_was_not_ends_as_optuna_has_it(
     assert sum(outcome.counts.values()) == N
     (row,) = [r for r in read_trials(sweep).to_pylist() if r["trial_id"] == victim["trial_id"]]
     assert (row["status"], row["epochs"]) == ("pruned", last["epoch"])
+
+
+def test_a_resume_that_tune_cannot_restore_stops_with_one_line_and_ray_gets_a_lock_folder_of_its_own(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tune locks the state it copies back in <tmp>/_ray_lockfiles; where another user of the machine made that folder,
+    the lock fails. Tune then logs the error and starts the stage over (the resumed search ran one trial and said it
+    was done); the resume must stop instead, and keep what ran. Without RAY_TMPDIR set, Ray gets a folder of its own.
+    Here a file stands where the folder would be, which fails the same way for root as another user's folder does."""
+    proc = _start(tmp_path, _spec(tmp_path, NO_CONFIRM))
+    sweep = tmp_path / "killed"
+    _wait(proc, sweep, lambda rows: _ended(rows) >= 2, "two trials ended")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = read_trials(sweep).to_pylist()
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    (shared / "_ray_lockfiles").write_text("")
+    monkeypatch.setenv("TMPDIR", str(shared))  # Ray's temp folder on Linux, unless RAY_TMPDIR says another
+
+    monkeypatch.setenv("RAY_TMPDIR", str(shared))  # the user's own choice: kept
+    with pytest.raises(SweepError, match=r"^cannot restore the interrupted stage \(FileExistsError: .*_ray_lockfiles"):
+        resume_sweep(sweep, quiet=True)
+    assert read_trials(sweep).to_pylist() == before
+
+    monkeypatch.delenv("RAY_TMPDIR")
+    outcome = resume_sweep(sweep, quiet=True)
+    assert os.environ["RAY_TMPDIR"] == str(shared / f"ray-{os.getuid()}")
+    assert (shared / f"ray-{os.getuid()}" / "_ray_lockfiles").is_dir()
+    audit = audit_sweep(sweep)
+    assert audit.ok, audit.details
+    assert sum(outcome.counts.values()) == N
