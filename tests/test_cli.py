@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -236,6 +238,27 @@ def test_run_against_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_p
     line = _one_line_error(runner.invoke(app, args))
     assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in line
     assert not any(tmp_path.iterdir())
+
+
+def test_run_where_the_sweep_folder_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """A read-only folder (a bind mount in a mount namespace of the test's own) refuses root too, as a folder of
+    another user refuses anyone else; before, the sweep's mkdir ended in a traceback."""
+    outer = ["unshare", "--user", "--map-root-user", "--mount"]
+    if shutil.which("unshare") is None or subprocess.run([*outer, "true"], capture_output=True).returncode:
+        pytest.skip("needs util-linux's unshare and mount namespaces")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    quoted = shlex.quote(str(ro))
+    script = f'mount --bind {quoted} {quoted} && mount -o remount,bind,ro {quoted} && exec "$@"'
+    done = subprocess.run(
+        [*outer, "sh", "-c", script, "sh", sys.executable, "-m", "sweeper", "run", DEMO, "--sweeps-dir", str(ro)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: sweep folder '{ro}/demo' cannot be written: '{ro}' is not writable; choose another with --sweeps-dir"
+    ]
+    assert not any(ro.iterdir())
 
 
 def test_list_shows_every_registered_name_with_hyperparameters() -> None:

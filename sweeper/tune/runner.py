@@ -72,6 +72,10 @@ def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     for folder in sweep_dir.parents:
         if folder.exists() and not folder.is_dir():
             raise SweepError(f"sweep folder {str(sweep_dir)!r} cannot be made: {str(folder)!r} is a file")
+    existing = next(f for f in (sweep_dir, *sweep_dir.parents) if f.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):  # also False for root on a read-only filesystem
+        where = "" if existing == sweep_dir else f": {str(existing.absolute())!r} is not writable"
+        raise SweepError(f"sweep folder {str(sweep_dir)!r} cannot be written{where}; choose another with --sweeps-dir")
     if sweep_dir.is_dir() and any(sweep_dir.iterdir()) and not (sweep_dir / SPEC_FILE).is_file():
         raise SweepError(
             f"folder {str(sweep_dir)!r} holds files but no sweep ({SPEC_FILE} is missing); --overwrite only replaces "
@@ -89,9 +93,12 @@ def prepare_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     # Checked here, right before anything is removed, and not earlier in run_sweep: data and Ray take seconds to
     # minutes, in which the folder may change. `sweeper run` checks it once more before it starts, to fail fast.
     check_sweep_dir(sweep_dir, overwrite=overwrite)
-    if sweep_dir.is_dir():
-        shutil.rmtree(sweep_dir)
-    sweep_dir.mkdir(parents=True)
+    try:
+        if sweep_dir.is_dir():
+            shutil.rmtree(sweep_dir)
+        sweep_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise SweepError(f"sweep folder {str(sweep_dir)!r} cannot be made: {exc.strerror}: {exc.filename!r}") from None
 
 
 def run_sweep(
