@@ -581,8 +581,11 @@ class TuneRestoreFailure(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.getMessage().startswith("Failed to restore the run state") and record.exc_info:
             error = record.exc_info[1]
-            reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
-            raise SweepError(f"cannot restore the interrupted stage ({reason}); its results so far are kept")
+            first_line = next(iter(str(error).strip().splitlines()), "")
+            raise SweepError(
+                f"cannot restore the interrupted stage ({type(error).__name__}: {first_line}); its results so far are "
+                "kept"
+            )
         return True
 
 
