@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -205,7 +206,10 @@ def _print_outcome(outcome: Any, recommend: bool) -> None:
         console.print(f"confirmation finished in {outcome.confirm_wall_s:.1f} s: {done}")
     sweep_dir = outcome.sweep_dir
     mlflow = redact(outcome.tracking_uri)
-    console.print(f"results: {sweep_dir}/results   MLflow: {mlflow}   UI: sweeper ui {sweep_dir}", highlight=False)
+    console.print(
+        f"results: {sweep_dir}/results   MLflow: {mlflow}   UI: sweeper ui {shlex.quote(str(sweep_dir))}",
+        highlight=False,
+    )
     if outcome.storage:
         console.print(f"storage: {outcome.storage} (checkpoints, Tune's state, a copy of the results)", highlight=False)
     if recommend:

@@ -6,6 +6,8 @@ A message states what was wrong, the value that was given and what is allowed.
 
 from __future__ import annotations
 
+import shlex
+
 
 class SweeperError(Exception):
     """Root of every error sweeper raises on purpose (a user's mistake or an unusable input)."""
@@ -36,7 +38,8 @@ class SweepInterrupted(SweepError):
         if interrupted:
             running = f"{interrupted} running trials were stopped and recorded as interrupted"
         super().__init__(
-            f"interrupted: {running}; every result so far is kept. Continue with: sweeper resume {sweep_dir}"
+            f"interrupted: {running}; every result so far is kept. Continue with: sweeper resume "
+            + shlex.quote(str(sweep_dir))
         )
 
 

@@ -68,6 +68,12 @@ def test_run_sweeps_from_yaml_and_ends_with_a_recommendation(ray_session: None, 
     assert "already holds a sweep; pass --overwrite" in _one_line_error(again)
 
 
+def test_run_in_a_sweep_folder_with_a_question_mark_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    line = _one_line_error(runner.invoke(app, ["run", DEMO, "--sweeps-dir", str(tmp_path / "a?b=1")]))
+    assert f"sweep folder '{tmp_path}/a?b=1/demo' has a '?' in its path" in line
+    assert not any(tmp_path.iterdir())
+
+
 def test_run_with_a_missing_spec_is_one_line(tmp_path: Path) -> None:
     line = _one_line_error(runner.invoke(app, ["run", str(tmp_path / "nope.yaml")]))
     assert "nope.yaml" in line and "does not exist" in line

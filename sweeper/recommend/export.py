@@ -7,6 +7,7 @@ one configuration with the sweep's seeds. ``sweeper run`` runs it as is; a perso
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ def write_exported_spec(sweep_dir: Path, output: Path | None = None) -> Path:
     """Write the exported spec (default ``<sweep>/recommended.yaml``); return where."""
     path = output or Path(sweep_dir) / "recommended.yaml"
     spec = exported_spec(Path(sweep_dir))
-    header = f"# Exported from sweep {sweep_dir} by `sweeper export`; run it with `sweeper run {path}`.\n"
+    header = (
+        f"# Exported from sweep {sweep_dir} by `sweeper export`; run it with `sweeper run {shlex.quote(str(path))}`.\n"
+    )
     path.write_text(header + yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -13,6 +13,7 @@ not confirmed gets the search table and no default.
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -153,7 +154,7 @@ def recommend(
     )  # fmt: skip
     if evidence.val is None:
         origin = sweep_dir / FETCHED_FROM  # a copy of a sweep's results in storage: confirm where it ran
-        where = "<its sweep folder on the driver>" if origin.is_file() else str(sweep_dir)
+        where = "<its sweep folder on the driver>" if origin.is_file() else shlex.quote(str(sweep_dir))
         base.decided_by = (
             "not confirmed: no fusion family has confirmation runs yet, and a single-seed search score is no "
             "recommendation; run `sweeper confirm " + where + "`"

@@ -16,7 +16,6 @@ import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +24,8 @@ def prepare_sqlite_store(tracking_uri: str) -> None:
     """If ``tracking_uri`` is a SQLite store whose file does not exist yet, make it from the template."""
     if not tracking_uri.startswith("sqlite:///"):
         return
-    path = Path(urlparse(tracking_uri).path)
+    # As SQLAlchemy reads it: all up to a "?" (its options) is the path; urlparse would end it at a "#" as well
+    path = Path(tracking_uri.removeprefix("sqlite:///").partition("?")[0])
     if path.exists():
         return
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")

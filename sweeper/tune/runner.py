@@ -69,6 +69,11 @@ def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     """Refuse to mix a new sweep into an earlier one's results unless told to replace them."""
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise SweepError(f"sweep folder {str(sweep_dir)!r} is a file")
+    if "?" in str(sweep_dir.absolute()):  # MLflow's store would be made where the path ends at the "?"
+        raise SweepError(
+            f"sweep folder {str(sweep_dir)!r} has a '?' in its path, where the SQLite URIs of its MLflow and Optuna "
+            "stores would start their options; choose another --sweeps-dir or --name"
+        )
     for folder in sweep_dir.parents:
         if folder.exists() and not folder.is_dir():
             raise SweepError(f"sweep folder {str(sweep_dir)!r} cannot be made: {str(folder)!r} is a file")

@@ -53,3 +53,13 @@ def test_an_existing_store_is_left_alone_and_a_broken_cache_leaves_it_to_mlflow(
     prepare_sqlite_store(f"sqlite:///{fresh}")
     assert not fresh.exists()  # nothing half-made: MLflow builds it on first use
     assert MlflowClient(f"sqlite:///{fresh}").get_experiment("0").name == "Default"
+
+
+def test_a_store_in_a_folder_named_with_a_hash_is_made_there(tmp_path: Path) -> None:
+    """The path of a sqlite:/// URI runs to a "?" (SQLAlchemy's options), not to a "#": read as a URL, the store
+    was copied to a file named after the folder's name up to the "#", beside the folder."""
+    store = tmp_path / "sweeps #1" / "demo" / "mlflow.db"
+    prepare_sqlite_store(f"sqlite:///{store}")
+    assert store.is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["sweeps #1"]
+    assert MlflowClient(f"sqlite:///{store}").get_experiment("0").name == "Default"
