@@ -93,6 +93,7 @@ def run(
     """Run a sweep: Optuna proposes, ASHA stops early, Ray Tune runs the trials; then the confirmation stage
     re-trains every fusion family's best configuration with several seeds. Results go to Parquet and MLflow."""
     from sweeper.spec import load_spec, parse_spec
+    from sweeper.sweep_folder import check_not_held
     from sweeper.tracking.mlflow_tracker import check_tracking_uri
     from sweeper.tune import run_sweep
     from sweeper.tune.runner import check_reachable, check_sweep_dir, load_sweep_spec
@@ -113,6 +114,7 @@ def run(
         _resume(sweep_dir, address, tracking_uri, confirm, recommend)
         return
     check_sweep_dir(sweep_dir, overwrite=overwrite)
+    check_not_held(sweep_dir)
     if address or os.environ.get("RAY_ADDRESS"):
         check_reachable(address or os.environ["RAY_ADDRESS"])
     if tracking_uri:
@@ -157,10 +159,12 @@ def resume_command(
 def _resume(
     sweep_dir: Path, address: str | None, tracking_uri: str | None, confirm: bool | None, recommend: bool
 ) -> None:
+    from sweeper.sweep_folder import check_not_held
     from sweeper.tracking.mlflow_tracker import check_tracking_uri
     from sweeper.tune.runner import check_reachable, load_sweep_spec, resume_sweep
 
     spec = load_sweep_spec(sweep_dir)
+    check_not_held(sweep_dir)
     if address or os.environ.get("RAY_ADDRESS"):
         check_reachable(address or os.environ["RAY_ADDRESS"])
     if tracking_uri:

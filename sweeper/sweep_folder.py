@@ -4,8 +4,13 @@ both read them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +23,9 @@ SPEC_FILE = "spec.yaml"
 TRACKING_FILE = "tracking.json"  # the sweep's id, tracking URI and parent run id
 MLFLOW_DB = "mlflow.db"  # the embedded MLflow store (SQLite), when no tracking server is given
 ARTIFACTS_DIR = "mlartifacts"  # its artifacts
+LOCK_FILE = ".sweeper.lock"  # held by the process that runs, resumes or confirms the sweep (``hold_sweep_folder``)
+
+logger = logging.getLogger(__name__)
 
 
 def load_sweep_spec(sweep_dir: Path) -> SweepSpec:
@@ -51,3 +59,59 @@ def write_tracking(sweep_dir: Path, **values: Any) -> dict[str, Any]:
 def default_tracking_uri(sweep_dir: Path) -> str:
     """The embedded MLflow store of a sweep folder."""
     return f"sqlite:///{(Path(sweep_dir) / MLFLOW_DB).resolve()}"
+
+
+@contextlib.contextmanager
+def hold_sweep_folder(sweep_dir: Path) -> Iterator[None]:
+    """Hold ``sweep_dir`` (made if missing) for this process while the block runs; ``SweepError`` if another holds it.
+
+    Two drivers of one sweep (a second terminal, a batch job started again while the first still runs) would both
+    write its Optuna study, Tune state, MLflow runs and Parquet results: the first crashed, the second recorded the
+    first's running trials as interrupted. The hold is a ``flock`` on ``LOCK_FILE``, which the system releases when
+    the process ends, however it ends, so a killed sweep can be resumed at once. Where the filesystem has no locks,
+    the sweep runs unheld.
+    """
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(sweep_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        holder = _lock(fd)
+        if holder is not None:
+            raise _in_use(sweep_dir, holder)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"sweeper (pid {os.getpid()} on {socket.gethostname()})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_not_held(sweep_dir: Path) -> None:
+    """``SweepError`` if another process holds ``sweep_dir`` now: to fail before data and Ray start."""
+    try:
+        fd = os.open(sweep_dir / LOCK_FILE, os.O_RDWR)
+    except OSError:  # no lock file: never held
+        return
+    try:
+        holder = _lock(fd)
+    finally:
+        os.close(fd)
+    if holder is not None:
+        raise _in_use(sweep_dir, holder)
+
+
+def _in_use(sweep_dir: Path, holder: str) -> SweepError:
+    return SweepError(
+        f"sweep folder {str(sweep_dir)!r} is in use by {holder}; wait for it to end, or stop it (Ctrl-C) and resume"
+    )
+
+
+def _lock(fd: int) -> str | None:
+    """Lock ``fd``'s file for this process; None if locked (or the filesystem has no locks), else who holds it."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+    except OSError as exc:  # no locks on this filesystem
+        logger.debug("sweep folder lock not taken: %s", exc)
+    return None

@@ -29,7 +29,16 @@ from sweeper.errors import SweepError, SweepInterrupted
 from sweeper.isolation import NODE_IP, isolated
 from sweeper.params import ChoiceParam
 from sweeper.spec import SweepSpec, build_dataset
-from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spec, read_tracking, write_tracking
+from sweeper.sweep_folder import (
+    LOCK_FILE,
+    SPEC_FILE,
+    check_not_held,
+    default_tracking_uri,
+    hold_sweep_folder,
+    load_sweep_spec,
+    read_tracking,
+    write_tracking,
+)
 from sweeper.tracking import TrialStatus, read_trials
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import check_tracking_uri, import_in_background
@@ -81,12 +90,13 @@ def check_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):  # also False for root on a read-only filesystem
         where = "" if existing == sweep_dir else f": {str(existing.absolute())!r} is not writable"
         raise SweepError(f"sweep folder {str(sweep_dir)!r} cannot be written{where}; choose another with --sweeps-dir")
-    if sweep_dir.is_dir() and any(sweep_dir.iterdir()) and not (sweep_dir / SPEC_FILE).is_file():
+    holds = sweep_dir.is_dir() and any(entry.name != LOCK_FILE for entry in sweep_dir.iterdir())
+    if holds and not (sweep_dir / SPEC_FILE).is_file():
         raise SweepError(
             f"folder {str(sweep_dir)!r} holds files but no sweep ({SPEC_FILE} is missing); --overwrite only replaces "
             "a sweep: choose another --name or --sweeps-dir"
         )
-    if sweep_dir.is_dir() and any(sweep_dir.iterdir()) and not overwrite:
+    if holds and not overwrite:
         raise SweepError(
             f"sweep folder {str(sweep_dir)!r} already holds a sweep; pass --overwrite to replace it "
             "or --name to start another"
@@ -99,9 +109,14 @@ def prepare_sweep_dir(sweep_dir: Path, *, overwrite: bool) -> None:
     # minutes, in which the folder may change. `sweeper run` checks it once more before it starts, to fail fast.
     check_sweep_dir(sweep_dir, overwrite=overwrite)
     try:
-        if sweep_dir.is_dir():
-            shutil.rmtree(sweep_dir)
-        sweep_dir.mkdir(parents=True)
+        for entry in sweep_dir.iterdir() if sweep_dir.is_dir() else ():
+            if entry.name == LOCK_FILE:  # held by this process (hold_sweep_folder)
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        sweep_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SweepError(f"sweep folder {str(sweep_dir)!r} cannot be made: {exc.strerror}: {exc.filename!r}") from None
 
@@ -129,6 +144,8 @@ def run_sweep(
     (``SweepInterrupted``); ``resume_sweep`` continues it, as it continues a sweep whose driver was killed.
     """
     sweep_dir = Path(sweep_dir).resolve()
+    check_sweep_dir(sweep_dir, overwrite=overwrite)
+    check_not_held(sweep_dir)
     if tracking_uri:
         tracking_uri = check_tracking_uri(tracking_uri)
     if storage:
@@ -139,15 +156,16 @@ def run_sweep(
     started_ray = _init_ray(address, trial_slots(spec))
     try:
         check_gpus(spec)
-        prepare_sweep_dir(sweep_dir, overwrite=overwrite)
-        save_data_artifacts(data, sweep_dir / DATA_DIR)
-        tmp = sweep_dir / f"{SPEC_FILE}.tmp"  # the spec marks a sweep folder: it appears whole or not at all
-        tmp.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
-        tmp.replace(sweep_dir / SPEC_FILE)
-        write_tracking(
-            sweep_dir, tracking_uri=tracking_uri or default_tracking_uri(sweep_dir), **{STORAGE_KEY: storage}
-        )
-        return _run_stages(spec, sweep_dir, data, quiet=quiet, confirm=confirm)
+        with hold_sweep_folder(sweep_dir):
+            prepare_sweep_dir(sweep_dir, overwrite=overwrite)
+            save_data_artifacts(data, sweep_dir / DATA_DIR)
+            tmp = sweep_dir / f"{SPEC_FILE}.tmp"  # the spec marks a sweep folder: it appears whole or not at all
+            tmp.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+            tmp.replace(sweep_dir / SPEC_FILE)
+            write_tracking(
+                sweep_dir, tracking_uri=tracking_uri or default_tracking_uri(sweep_dir), **{STORAGE_KEY: storage}
+            )
+            return _run_stages(spec, sweep_dir, data, quiet=quiet, confirm=confirm)
     finally:
         if started_ray:
             import ray
@@ -172,6 +190,19 @@ def resume_sweep(
     """
     spec = load_sweep_spec(sweep_dir)
     sweep_dir = Path(sweep_dir).resolve()
+    with hold_sweep_folder(sweep_dir):
+        return _resume(spec, sweep_dir, address=address, tracking_uri=tracking_uri, quiet=quiet, confirm=confirm)
+
+
+def _resume(
+    spec: SweepSpec,
+    sweep_dir: Path,
+    *,
+    address: str | None,
+    tracking_uri: str | None,
+    quiet: bool,
+    confirm: bool | None,
+) -> SweepOutcome:
     if tracking_uri:
         tracking_uri = check_tracking_uri(tracking_uri)
     if storage := read_tracking(sweep_dir).get(STORAGE_KEY):
@@ -254,6 +285,13 @@ def confirm_sweep(
     sweep_dir = Path(sweep_dir).resolve()
     if seeds is not None and seeds < 1:
         raise SweepError(f"--seeds must be >= 1, but got {seeds}")
+    with hold_sweep_folder(sweep_dir):
+        return _confirm(spec, sweep_dir, seeds=seeds, address=address, quiet=quiet)
+
+
+def _confirm(
+    spec: SweepSpec, sweep_dir: Path, *, seeds: int | None, address: str | None, quiet: bool
+) -> dict[str, int]:
     data = build_dataset(spec.data)
     _quiet_tune()
     started_ray = _init_ray(address, trial_slots(spec))

@@ -22,11 +22,12 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from sweeper.errors import SweepError, SweepInterrupted
+from sweeper.spec import load_spec
 from sweeper.sweep_folder import read_tracking
 from sweeper.testing import NO_CONFIRM, TINY
 from sweeper.tracking import read_trials
 from sweeper.tune.audit import audit_sweep
-from sweeper.tune.runner import resume_sweep
+from sweeper.tune.runner import resume_sweep, run_sweep
 
 N = 6  # search trials
 
@@ -354,3 +355,23 @@ def test_a_resume_that_tune_cannot_restore_stops_with_one_line_and_ray_gets_a_lo
     audit = audit_sweep(sweep)
     assert audit.ok, audit.details
     assert sum(outcome.counts.values()) == N
+
+
+def test_a_second_driver_of_a_running_sweep_is_refused_and_the_first_finishes(
+    ray_session: None, tmp_path: Path
+) -> None:
+    """A resume (or an --overwrite run) of a sweep whose driver still runs: a second terminal, a batch job started
+    again. Both drivers wrote the same records; the first crashed on Optuna, MLflow runs were deleted under it."""
+    spec = _spec(tmp_path, NO_CONFIRM)
+    proc = _start(tmp_path, spec)
+    sweep = tmp_path / "killed"
+    _wait(proc, sweep, lambda rows: bool(rows), "the first trial")
+    with pytest.raises(SweepError, match=rf"^sweep folder '{sweep}' is in use by sweeper \(pid {proc.pid} on "):
+        resume_sweep(sweep, quiet=True)
+    with pytest.raises(SweepError, match="is in use by sweeper"):
+        run_sweep(load_spec(spec), sweep, overwrite=True, quiet=True)
+    assert proc.wait(timeout=240) == 0, (tmp_path / "driver.log").read_text()[-2000:]
+    audit = audit_sweep(sweep)
+    assert audit.ok, audit.details
+    assert len(read_trials(sweep)) == N
+    resume_sweep(sweep, quiet=True)  # its driver ended: free again
