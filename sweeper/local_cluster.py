@@ -52,7 +52,11 @@ class LocalCluster:
         self.nodes: list[subprocess.Popen | None] = []
 
     def __enter__(self) -> LocalCluster:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # __exit__ does not run when __enter__ fails: the nodes started would outlive the caller
+            raise
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -123,8 +127,11 @@ class LocalCluster:
         ray = str(Path(sys.executable).parent / "ray")
         log = tempfile.NamedTemporaryFile("w", prefix="sweeper-ray-node-", suffix=".log", delete=False)  # noqa: SIM115
         self.logs.append(Path(log.name))
-        # A small object store per node: several nodes share this machine's memory.
-        command = [ray, "start", "--block", "--disable-usage-stats", "--object-store-memory=200000000", *args]
+        # A small object store per node: several nodes share this machine's memory. Each node's agent gets a free
+        # port: Ray's default (52365) is taken on 127.0.0.1 by any other Ray on this machine (a local one listens
+        # there too), and the head's agent then never registers ("No available agent to submit job").
+        agent = f"--dashboard-agent-listen-port={_free_port()}"
+        command = [ray, "start", "--block", "--disable-usage-stats", "--object-store-memory=200000000", agent, *args]
         return subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _wait(self, ready: Any, timeout_s: float, what: str) -> None:
