@@ -26,6 +26,7 @@ ARTIFACTS_DIR = "mlartifacts"  # its artifacts
 LOCK_FILE = ".sweeper.lock"  # held by the process that runs, resumes or confirms the sweep (``hold_sweep_folder``)
 
 logger = logging.getLogger(__name__)
+_held: set[Path] = set()  # the sweep folders this process holds
 
 
 def load_sweep_spec(sweep_dir: Path) -> SweepSpec:
@@ -79,23 +80,32 @@ def hold_sweep_folder(sweep_dir: Path) -> Iterator[None]:
             raise _in_use(sweep_dir, holder)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"sweeper (pid {os.getpid()} on {socket.gethostname()})".encode(), 0)
+        _held.add(sweep_dir.resolve())
         yield
     finally:
+        _held.discard(sweep_dir.resolve())
         os.close(fd)  # releases the lock
 
 
 def check_not_held(sweep_dir: Path) -> None:
     """``SweepError`` if another process holds ``sweep_dir`` now: to fail before data and Ray start."""
-    try:
-        fd = os.open(sweep_dir / LOCK_FILE, os.O_RDWR)
-    except OSError:  # no lock file: never held
-        return
-    try:
-        holder = _lock(fd)
-    finally:
-        os.close(fd)
+    holder = held_by(sweep_dir)
     if holder is not None:
         raise _in_use(sweep_dir, holder)
+
+
+def held_by(sweep_dir: Path) -> str | None:
+    """Who runs, resumes or confirms ``sweep_dir`` now ("sweeper (pid N on host)"), if another process does."""
+    if Path(sweep_dir).resolve() in _held:
+        return None
+    try:
+        fd = os.open(Path(sweep_dir) / LOCK_FILE, os.O_RDONLY)  # flock needs no write access: readers can ask
+    except OSError:  # no lock file: never held
+        return None
+    try:
+        return _lock(fd)
+    finally:
+        os.close(fd)
 
 
 def _in_use(sweep_dir: Path, holder: str) -> SweepError:

@@ -68,10 +68,7 @@ def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str
     for family, family_rows in by_family.items():
         done = [r for r in family_rows if r["status"] == TrialStatus.COMPLETED.value and _finite(r.get(metric))]
         if not done:
-            errors = [str(r["error"]) for r in family_rows if r.get("error")]
-            bad = [r.get(metric) for r in family_rows if r.get(metric) is not None and not _finite(r.get(metric))]
-            reason = f"{metric} is {bad[0]}" if bad else "no confirmation run finished"
-            failed[family] = errors[0] if errors else reason
+            failed[family] = _why_none_done(family_rows, metric)
             continue
         chosen[family], choices[family] = _best_source(done, metric, sign)
     predictions = read_predictions(predictions_dir, [r["trial_id"] for rs in chosen.values() for r in rs])
@@ -86,6 +83,9 @@ def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str
     seeds, short = _common_seeds(chosen, folds)
     failed.update(short)
     used = {f: [r for r in rs if r["seed"] in seeds] for f, rs in chosen.items() if f not in short}
+    if not seeds and used:  # nothing to pair: every family's runs are at seeds (or folds) another lacks
+        failed.update({f: _unpaired(chosen, used, folds) for f in used})
+        used = {}
     families = list(used)
     return Evidence(
         families=families,
@@ -101,6 +101,22 @@ def load_evidence(predictions_dir: Path, rows: list[dict[str, Any]], metric: str
         test_groups=[int(r["seed"]) for r in _run_order(used[families[0]])] if families else None,
         choices={f: choices[f] for f in families},
     )
+
+
+def _why_none_done(rows: list[dict[str, Any]], metric: str) -> str:
+    """Why a family has no finished confirmation run to rank."""
+    errors = [str(r["error"]) for r in rows if r.get("error")]
+    if errors:
+        return f"its confirmation runs failed: {errors[0]}"
+    bad = [r.get(metric) for r in rows if r.get(metric) is not None and not _finite(r.get(metric))]
+    if bad:
+        return f"{metric} is {bad[0]}"
+    running = sum(r["status"] == TrialStatus.RUNNING.value for r in rows)
+    if running:
+        return f"no confirmation run has finished yet ({running} running)"
+    if any(r["status"] == TrialStatus.INTERRUPTED.value for r in rows):
+        return "its confirmation runs were interrupted; `sweeper resume <sweep folder>` finishes them"
+    return "no confirmation run finished"
 
 
 def _finite(value: Any) -> bool:
@@ -149,6 +165,16 @@ def _common_seeds(chosen: dict[str, list[dict[str, Any]]], folds: int | None) ->
             "the same seeds)"
         )
     return sorted(common([f for f in complete if f not in left_out])), left_out
+
+
+def _unpaired(chosen: dict[str, list[dict[str, Any]]], kept: dict[str, Any], folds: int | None) -> str:
+    finished = "; ".join(f"{f}: {', '.join(map(str, sorted({int(r['seed']) for r in chosen[f]})))}" for f in kept)
+    whole = f" with all {folds} folds" if folds else ""
+    return (
+        f"no confirmation seed finished{whole} for every family (seeds finished: {finished}), and the comparison is "
+        "paired (the same seeds for every family); add seeds: `sweeper confirm <sweep folder> --seeds N`, N above "
+        "the seeds run so far"
+    )
 
 
 def _run_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from sweeper.recommend import stats
 from sweeper.recommend.evidence import Evidence, load_evidence
 from sweeper.recommend.search import SearchSummary, summarise_search
 from sweeper.recommend.sources import CONFIG_PREFIX, download_predictions, read_teacher, rows_from_mlflow
+from sweeper.sweep_folder import held_by
 from sweeper.tracking import default_tracking_uri, read_trials
 from sweeper.tracking.parquet import FETCHED_FROM
 from sweeper.tracking.predictions import PREDICTIONS_DIR
@@ -152,15 +153,34 @@ def recommend(
         failed=evidence.failed, excluded=exclude, seeds=evidence.seeds, folds=evidence.folds, search=search,
         teacher=read_teacher(sweep_dir),
     )  # fmt: skip
+    running = held_by(sweep_dir)  # a look at a sweep still running: from the runs finished so far
     if evidence.val is None:
         origin = sweep_dir / FETCHED_FROM  # a copy of a sweep's results in storage: confirm where it ran
         where = "<its sweep folder on the driver>" if origin.is_file() else shlex.quote(str(sweep_dir))
-        base.decided_by = (
-            "not confirmed: no fusion family has confirmation runs yet, and a single-seed search score is no "
-            "recommendation; run `sweeper confirm " + where + "`"
-        )
+        if running:
+            base.decided_by = (
+                f"not confirmed yet: the sweep is still running in {running}, and no fusion family has finished "
+                "confirmation runs to compare; recommend again when it ends"
+            )
+        elif evidence.failed:
+            base.decided_by = (
+                "not confirmed: no fusion family has confirmation runs that can be compared (each family's reason "
+                "is listed)"
+            )
+        else:
+            base.decided_by = (
+                "not confirmed: no fusion family has confirmation runs yet, and a single-seed search score is no "
+                "recommendation; run `sweeper confirm " + where + "`"
+            )
         return base
-    return _decide(base, evidence, metric.removeprefix("val/"), n_boot)
+    rec = _decide(base, evidence, metric.removeprefix("val/"), n_boot)
+    if running:
+        rec.warnings.insert(
+            0,
+            f"the sweep is still running in {running}: this is from the runs finished so far; recommend again when it "
+            "ends",
+        )
+    return rec
 
 
 def _decide(rec: Recommendation, evidence: Evidence, name: str, n_boot: int) -> Recommendation:

@@ -142,7 +142,7 @@ def _apart_lines(rec: Recommendation) -> list[str]:
     if rec.excluded:
         lines.append(f"excluded (--exclude): {', '.join(rec.excluded)}")
     for family, reason in rec.failed.items():
-        lines.append(f"failed in confirmation, not ranked: {family}: {reason}")
+        lines.append(f"not ranked: {family}: {reason}")
     if rec.search and rec.search.unfinished:
         tried = ", ".join(f"{f} ({n} trials)" for f, n in rec.search.unfinished.items())
         confirmed = {f.fusion for f in rec.fusions}

@@ -118,6 +118,61 @@ def test_a_family_short_of_seeds_stays_when_leaving_it_out_would_not_settle_anyt
     assert rec.decided_by.startswith("provisional: gated has the highest mean")
 
 
+def _set_status(sweep: Path, changes: dict[str, tuple[str, str | None]]) -> None:
+    """Give the named runs (trial id -> (status, error)) another ending in the sweep's trial table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(sweep / "results" / "trials.parquet").to_pylist()
+    for row in rows:
+        if row["trial_id"] in changes:
+            row["status"], row["error"] = changes[row["trial_id"]]
+    pq.write_table(pa.Table.from_pylist(rows), sweep / "results" / "trials.parquet")
+
+
+def test_families_that_share_no_finished_seed_are_not_compared_and_say_why(tmp_path: Path) -> None:
+    """concat finished seed 1000 only, gated 1001 and 1002 only: nothing to pair (this raised IndexError)."""
+    sweep = write_sweep(tmp_path / "apart", {"concat": Family(0.6), "gated": Family(0.9)})
+    oom = ("failed", "out of memory")
+    _set_status(sweep, {"c-concat-1001": oom, "c-concat-1002": oom, "c-gated-1000": oom})
+    rec = recommend(sweep, n_boot=300)
+    assert not rec.confirmed and rec.default_fusion is None and rec.fusions == []
+    assert rec.decided_by.startswith("not confirmed: no fusion family has confirmation runs that can be compared")
+    assert set(rec.failed) == {"concat", "gated"}
+    assert rec.failed["gated"].startswith(
+        "no confirmation seed finished for every family (seeds finished: concat: 1000; gated: 1001, 1002)"
+    )
+
+
+def test_a_look_at_a_sweep_still_running_says_so_and_calls_unfinished_runs_unfinished(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "live", {"concat": Family(0.6), "gated": Family(0.9), "low_rank": Family(0.7)})
+    _set_status(sweep, {f"c-low_rank-{seed}": ("running", None) for seed in (1000, 1001, 1002)})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from sweeper.sweep_folder import "
+         "hold_sweep_folder\nwith hold_sweep_folder(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(120)",
+         str(sweep)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        rec = recommend(sweep, n_boot=300)
+        assert rec.warnings[0].startswith(f"the sweep is still running in sweeper (pid {holder.pid} on ")
+        assert rec.failed["low_rank"] == "no confirmation run has finished yet (3 running)"
+        assert [f.fusion for f in rec.fusions] == ["gated", "concat"]
+        _set_status(sweep, {f"c-{family}-{seed}": ("running", None) for family in ("concat", "gated")
+                            for seed in (1000, 1001, 1002)})  # fmt: skip
+        rec = recommend(sweep, n_boot=300)
+        assert not rec.confirmed and rec.decided_by.startswith(
+            f"not confirmed yet: the sweep is still running in sweeper (pid {holder.pid} on "
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    rec = recommend(sweep, n_boot=300)  # the holder is gone: the sweep is no longer running
+    assert rec.decided_by.startswith("not confirmed: no fusion family has confirmation runs that can be compared")
+    assert not any("still running" in w for w in rec.warnings)
+
+
 def test_min_mode_metric_ranks_the_lowest_loss_first(tmp_path: Path) -> None:
     layout = Layout(objective="val/loss", mode="min")
     sweep = write_sweep(tmp_path / "loss", {"concat": Family(0.5), "gated": Family(0.9)}, layout)
