@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from sweeper.console import make_console
-from sweeper.errors import SweeperError, SweepError, SweepInterrupted
+from sweeper.errors import Stopped, SweeperError, SweepError, SweepInterrupted
 
 app = typer.Typer(
     help="Sweep multimodal fusion architectures with Ray Tune, Optuna and ASHA; track in MLflow; recommend a default.",
@@ -41,12 +42,13 @@ def _user_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except SweepInterrupted as exc:  # Ctrl-C during a sweep: stopped gracefully, resumable
+        except SweepInterrupted as exc:  # Ctrl-C (or SIGTERM) during a sweep: stopped gracefully, resumable
             err_console.print(str(exc), style="yellow", highlight=False, markup=False, soft_wrap=True)
-            raise typer.Exit(130) from None
-        except KeyboardInterrupt:  # Ctrl-C outside Ray Tune's loop (loading data, starting Ray)
+            raise typer.Exit(128 + exc.signum) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C outside Ray Tune's loop (loading data, starting Ray)
+            signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
             err_console.print("interrupted", style="yellow", highlight=False)
-            raise typer.Exit(130) from None
+            raise typer.Exit(128 + signum) from None
         except SweeperError as exc:
             # markup=False: a value the user gave, such as `[key]` or `[bold]`, is printed as given
             err_console.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)

@@ -7,6 +7,7 @@ A message states what was wrong, the value that was given and what is allowed.
 from __future__ import annotations
 
 import shlex
+import signal
 
 
 class SweeperError(Exception):
@@ -32,15 +33,25 @@ class SweepError(SweeperError):
 class SweepInterrupted(SweepError):
     """The sweep stopped before its end (Ctrl-C); what ran is kept and ``sweeper resume`` continues it."""
 
-    def __init__(self, sweep_dir: object, interrupted: int) -> None:
+    def __init__(self, sweep_dir: object, interrupted: int, signum: int = signal.SIGINT) -> None:
         self.sweep_dir = sweep_dir
+        self.signum = signum
         running = "it stopped between two trials"
         if interrupted:
             running = f"{interrupted} running trials were stopped and recorded as interrupted"
+        by = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
         super().__init__(
-            f"interrupted: {running}; every result so far is kept. Continue with: sweeper resume "
+            f"interrupted{by}: {running}; every result so far is kept. Continue with: sweeper resume "
             + shlex.quote(str(sweep_dir))
         )
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal other than Ctrl-C (SIGTERM) where Ctrl-C would raise KeyboardInterrupt."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class TrainingDiverged(SweeperError):

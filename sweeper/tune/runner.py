@@ -7,6 +7,7 @@ Optuna study) and ``ray/`` (Tune's experiment state and each trial's latest chec
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -18,6 +19,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +27,7 @@ from typing import Any, TypeVar
 import yaml
 
 from sweeper.data import MultimodalDataset
-from sweeper.errors import SweepError, SweepInterrupted
+from sweeper.errors import Stopped, SweepError, SweepInterrupted
 from sweeper.isolation import NODE_IP, isolated
 from sweeper.params import ChoiceParam
 from sweeper.spec import SweepSpec, build_dataset
@@ -153,8 +155,7 @@ def run_sweep(
     data = build_dataset(spec.data)
     spec.check_dataset(data.spec)
     _quiet_tune()
-    started_ray = _init_ray(address, trial_slots(spec))
-    try:
+    with _ray_session(address, trial_slots(spec)):
         check_gpus(spec)
         with hold_sweep_folder(sweep_dir):
             prepare_sweep_dir(sweep_dir, overwrite=overwrite)
@@ -166,11 +167,6 @@ def run_sweep(
                 sweep_dir, tracking_uri=tracking_uri or default_tracking_uri(sweep_dir), **{STORAGE_KEY: storage}
             )
             return _run_stages(spec, sweep_dir, data, quiet=quiet, confirm=confirm)
-    finally:
-        if started_ray:
-            import ray
-
-            ray.shutdown()
 
 
 def resume_sweep(
@@ -209,8 +205,7 @@ def _resume(
         check_storage_uri(storage)  # reachable, and its credentials in this process's environment again
     data = build_dataset(spec.data)
     _quiet_tune()
-    started_ray = _init_ray(address, trial_slots(spec))
-    try:
+    with _ray_session(address, trial_slots(spec)):
         check_gpus(spec)
         if not (sweep_dir / DATA_DIR / CLASSES_FILE).is_file():  # killed before they were written
             save_data_artifacts(data, sweep_dir / DATA_DIR)
@@ -220,11 +215,6 @@ def _resume(
         elif not saved.get("tracking_uri"):
             write_tracking(sweep_dir, tracking_uri=default_tracking_uri(sweep_dir))
         return _run_stages(spec, sweep_dir, data, quiet=quiet, confirm=confirm)
-    finally:
-        if started_ray:
-            import ray
-
-            ray.shutdown()
 
 
 def _run_stages(
@@ -294,16 +284,10 @@ def _confirm(
 ) -> dict[str, int]:
     data = build_dataset(spec.data)
     _quiet_tune()
-    started_ray = _init_ray(address, trial_slots(spec))
-    try:
+    with _ray_session(address, trial_slots(spec)):
         check_gpus(spec)
         data = with_teacher(spec, data, sweep_dir, quiet=quiet)
         return run_confirmation(spec, sweep_dir, data, seeds or spec.confirm.seeds, quiet=quiet)
-    finally:
-        if started_ray:
-            import ray
-
-            ray.shutdown()
 
 
 def run_confirmation(
@@ -349,7 +333,8 @@ def run_confirmation(
 
 
 def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
-    """``tuner.fit()``; ``SweepInterrupted`` if Ctrl-C (or SIGUSR1) stopped it before its end.
+    """``tuner.fit()``; ``SweepInterrupted`` if Ctrl-C (or SIGUSR1, or SIGTERM: ``_StopSignal``) stopped it before
+    its end.
 
     At each fit Tune puts in a handler that, at the first signal, asks the loop to stop, and puts back the handler
     from before the fit; ``fit`` then returns as if the stage had ended. So the signal is read from the handler
@@ -365,17 +350,60 @@ def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
     )
     notice = _log_filter(TuneStopNotice.LOGGER, TuneStopNotice)
     notice.seen = False
+    _StopSignal.before_fit = saved[signal.SIGUSR1]
     try:
         tuner.fit()
         stopped = notice.seen or (watched and signal.getsignal(signal.SIGINT) == saved[signal.SIGINT])
     finally:
+        _StopSignal.before_fit = None
         if threading.current_thread() is threading.main_thread():
             for sig, handler in saved.items():
                 if handler is not None:  # None: set outside Python, nothing to put back
                     signal.signal(sig, handler)
     interrupted = [r for r in _stage_rows(sweep_dir, experiment) if r["status"] == TrialStatus.INTERRUPTED.value]
-    if interrupted or stopped:
-        raise SweepInterrupted(sweep_dir, len(interrupted))
+    if interrupted or stopped or _StopSignal.received:
+        raise SweepInterrupted(sweep_dir, len(interrupted), _StopSignal.received or signal.SIGINT)
+
+
+class _StopSignal:
+    """SIGTERM, what `kill`, `timeout`, Slurm's `scancel`, Kubernetes and `docker stop` send to end a job, stops a
+    sweep as Ctrl-C does: gracefully, its running trials recorded as interrupted, resumable. Ray's driver would
+    exit at once instead (``ray.init`` installs ``sys.exit`` for it, and its C++ prints a stack trace first).
+
+    Within a Tune fit, the first one is handed to Tune's own stop handler (the one Tune puts on SIGUSR1); outside a
+    fit, or a second time, it raises ``Stopped``, as a Ctrl-C there raises KeyboardInterrupt.
+    """
+
+    received: int | None = None  # the stop signal this command received
+    before_fit: Any = None  # SIGUSR1's handler before the Tune fit now running; None outside a fit
+
+    @classmethod
+    def handle(cls, signum: int, frame: Any) -> None:
+        first, cls.received = cls.received is None, signum
+        tune_stop = signal.getsignal(signal.SIGUSR1)
+        if first and cls.before_fit is not None and callable(tune_stop) and tune_stop is not cls.before_fit:
+            tune_stop(signum, frame)
+            return
+        raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def _ray_session(address: str | None, slots: int) -> Iterator[None]:
+    """Ray for one command: joined, or started and shut down at the end; SIGTERM meanwhile stops the sweep as
+    Ctrl-C does (``_StopSignal``)."""
+    started = _init_ray(address, slots)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _StopSignal.handle) if main else None  # after ray.init: it sets one
+    _StopSignal.received = None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        if started:
+            import ray
+
+            ray.shutdown()
 
 
 def _search_done(spec: SweepSpec, sweep_dir: Path) -> bool:

@@ -137,22 +137,29 @@ def _one_ended_and_one_early_in_training(rows: list[dict[str, Any]]) -> bool:
     return any(last.get(trial_id) == 1 for trial_id in running)
 
 
-def test_ctrl_c_stops_gracefully_then_resume_finishes(ray_session: None, tmp_path: Path) -> None:
-    # Ctrl-C must land while a trial trains: every epoch reported (and checkpointed), none stopped before epoch 4.
-    # (Landing between two trials is the bridge tests' case.)
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_gracefully_then_resume_finishes(
+    ray_session: None, tmp_path: Path, stop: signal.Signals
+) -> None:
+    """SIGTERM is what `kill`, `timeout`, Slurm's scancel, Kubernetes and `docker stop` send: it stops the sweep as
+    Ctrl-C does. Ray's driver alone exits at once on it, printing a C++ stack trace, its trials left running."""
+    # The signal must land while a trial trains: every epoch reported (and checkpointed), none stopped before epoch
+    # 4. (Landing between two trials is the bridge tests' case.)
     proc = _start(tmp_path, _spec(tmp_path, NO_CONFIRM, max_epochs=5, grace_period=4, report_every_s=0))
     sweep = tmp_path / "killed"
     _wait(proc, sweep, _one_ended_and_one_early_in_training, "a trial ended and another trained one epoch")
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) == 130
+    proc.send_signal(stop)
+    assert proc.wait(timeout=120) == 128 + stop
     output = (tmp_path / "driver.log").read_text()
     assert f"Continue with: sweeper resume {sweep}" in output
-    assert "Traceback" not in output
+    assert "Traceback" not in output and "SIGTERM received" not in output
+    assert ("interrupted (SIGTERM): " in output) is (stop == signal.SIGTERM)
+    client = MlflowClient(read_tracking(sweep)["tracking_uri"])
+    assert client.get_run(read_tracking(sweep)["parent_run_id"]).info.status == "KILLED"
 
     rows = read_trials(sweep).to_pylist()
     interrupted = {r["trial_id"] for r in rows if r["status"] == "interrupted"}
     assert interrupted, rows
-    client = MlflowClient(read_tracking(sweep)["tracking_uri"])
     for trial_id in interrupted:
         (run,) = client.search_runs(
             [client.get_experiment_by_name("killed").experiment_id],  # type: ignore[union-attr]
