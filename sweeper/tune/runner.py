@@ -156,7 +156,7 @@ def run_sweep(
     spec.check_dataset(data.spec)
     _quiet_tune()
     with _ray_session(address, trial_slots(spec)):
-        check_gpus(spec)
+        check_resources(spec)
         with hold_sweep_folder(sweep_dir):
             prepare_sweep_dir(sweep_dir, overwrite=overwrite)
             save_data_artifacts(data, sweep_dir / DATA_DIR)
@@ -206,7 +206,7 @@ def _resume(
     data = build_dataset(spec.data)
     _quiet_tune()
     with _ray_session(address, trial_slots(spec)):
-        check_gpus(spec)
+        check_resources(spec)
         if not (sweep_dir / DATA_DIR / CLASSES_FILE).is_file():  # killed before they were written
             save_data_artifacts(data, sweep_dir / DATA_DIR)
         saved = read_tracking(sweep_dir)
@@ -285,7 +285,7 @@ def _confirm(
     data = build_dataset(spec.data)
     _quiet_tune()
     with _ray_session(address, trial_slots(spec)):
-        check_gpus(spec)
+        check_resources(spec)
         data = with_teacher(spec, data, sweep_dir, quiet=quiet)
         return run_confirmation(spec, sweep_dir, data, seeds or spec.confirm.seeds, quiet=quiet)
 
@@ -824,25 +824,50 @@ def secure_token_file(path: Path | None = None) -> bool:
     return True
 
 
-def check_gpus(spec: SweepSpec) -> None:
-    """A GPU request that the Ray cluster cannot meet fails here, in one line, not as trials that never start."""
+def check_resources(spec: SweepSpec) -> None:
+    """A trial's request (``resources.cpu`` and ``.gpu``, all on one node) that no node of the Ray cluster can meet,
+    now or once its autoscaler adds one, fails here in one line: Ray would keep the trials pending forever."""
     import ray
 
-    if spec.resources.gpu > 0:
-        available = ray.cluster_resources().get("GPU", 0)
-        if available >= spec.resources.gpu:
-            return
-        scalable = autoscaler_max_gpus()
-        if scalable >= spec.resources.gpu or (not scalable and autoscaling_cluster()):
-            # A GPU group the autoscaler keeps at zero: the trials' requests start its nodes.
-            can = f"can add up to {scalable:g}" if scalable else "is expected to add them"
-            logger.warning("the Ray cluster has %g GPUs now; its autoscaler %s for the trials", available, can)
-            return
+    want = {"CPU": spec.resources.cpu, "GPU": spec.resources.gpu}
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    if any(_fits(node, want) for node in nodes):
+        return
+    groups = autoscaler_node_groups()
+    if any(_fits(group, want) for group in groups) or (not groups and autoscaling_cluster()):
+        # A node group the autoscaler keeps at zero: the trials' requests start its nodes.
+        logger.warning("no node of the Ray cluster can run a trial now; its autoscaler is expected to add one")
+        return
+    raise SweepError(_shortfall(spec, nodes, groups))
+
+
+def _fits(node: dict[str, float], want: dict[str, float]) -> bool:
+    return all(node.get(key, 0) >= amount for key, amount in want.items() if amount > 0)
+
+
+def _shortfall(spec: SweepSpec, nodes: list[dict[str, float]], groups: list[dict[str, float]]) -> str:
+    """What of ``spec.resources`` no node has."""
+    cpu, gpu = spec.resources.cpu, spec.resources.gpu
+    total_gpus = sum(node.get("GPU", 0) for node in nodes)
+    scalable = sum(group.get("GPU", 0) * group.get("max_count", 0) for group in groups)
+    if gpu > total_gpus + scalable:
         can_add = f" (its autoscaler can add {scalable:g})" if scalable else ""
-        raise SweepError(
-            f"resources.gpu={spec.resources.gpu:g} but the Ray cluster has {available:g} GPUs{can_add}; "
-            "set resources.gpu: 0, or join a cluster with GPUs (--address)"
+        return (
+            f"resources.gpu={gpu:g} but the Ray cluster has {total_gpus:g} GPUs{can_add}; set resources.gpu: 0, or "
+            "join a cluster with GPUs (--address)"
         )
+    for key, amount, name in (("CPU", cpu, "cpu"), ("GPU", gpu, "gpu")):
+        most = max((node.get(key, 0) for node in [*nodes, *groups]), default=0)
+        if amount > most:
+            return (
+                f"resources.{name}={amount:g} but no node of the Ray cluster has {amount:g} {key}s (the most on one "
+                f"node: {most:g}), and a trial runs on one node; set resources.{name} to at most {most:g}, or join a "
+                "cluster with larger nodes (--address)"
+            )
+    return (
+        f"resources.cpu={cpu:g} with resources.gpu={gpu:g}: no node of the Ray cluster has both, and a trial runs on "
+        "one node"
+    )
 
 
 def autoscaling_cluster() -> bool:
@@ -852,16 +877,24 @@ def autoscaling_cluster() -> bool:
     return Path("~/ray_bootstrap_config.yaml").expanduser().exists()
 
 
-def autoscaler_max_gpus() -> float:
-    """How many GPUs the cluster's autoscaler may bring up at most (0 without an autoscaler), from the node groups it
-    published in the GCS; Ray Data reads it the same way (``ray/data/_internal/cluster_autoscaler/util.py``)."""
+def autoscaler_node_groups() -> list[dict[str, float]]:
+    """The resources of one node of each group the cluster's autoscaler may start (with ``max_count``), from the
+    cluster config it published in the GCS; empty without an autoscaler. Ray Data reads the config the same way
+    (``ray/data/_internal/cluster_autoscaler/util.py``)."""
     from ray._private import state
 
     try:
-        limits = state.state.get_max_resources_from_cluster_config()
+        config = state.state.get_cluster_config()
     except Exception:  # a private API: an upgrade that changes it must not stop a sweep that needs no autoscaler
-        return 0.0
-    return float((limits or {}).get("GPU", 0))
+        return []
+    if config is None:
+        return []
+    groups = []
+    for group in config.node_group_configs:
+        if group.max_count != 0:
+            count = float("inf") if group.max_count == -1 else float(group.max_count)
+            groups.append({**{k: float(v) for k, v in group.resources.items()}, "max_count": count})
+    return groups
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:

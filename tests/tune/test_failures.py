@@ -81,13 +81,22 @@ def test_overwrite_refuses_a_folder_that_is_not_a_sweep(tmp_path: Path) -> None:
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_a_gpu_request_the_cluster_cannot_meet_is_one_line_and_writes_nothing(
-    ray_session: None, tmp_path: Path
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ({"cpu": 1, "gpu": 0.5}, r"resources.gpu=0.5 but the Ray cluster has 0 GPUs; set resources.gpu: 0"),
+        # Ray would keep every trial pending, forever: a trial's CPUs must all be on one node
+        ({"cpu": 64}, r"resources.cpu=64 but no node of the Ray cluster has 64 CPUs \(the most on one node: \d+\), "
+                      r"and a trial runs on one node; set resources.cpu to at most \d+"),
+    ],
+    ids=["gpu", "cpu"],
+)  # fmt: skip
+def test_a_request_no_node_can_meet_is_one_line_and_writes_nothing(
+    ray_session: None, tmp_path: Path, resources: dict[str, float], message: str
 ) -> None:
-    spec = tiny_spec(resources={"cpu": 1, "gpu": 0.5})
-    with pytest.raises(SweepError, match=r"resources.gpu=0.5 but the Ray cluster has 0 GPUs; set resources.gpu: 0"):
-        run_sweep(spec, tmp_path / "gpu", quiet=True)
-    assert not (tmp_path / "gpu").exists()
+    with pytest.raises(SweepError, match=message):
+        run_sweep(tiny_spec(resources=resources), tmp_path / "big", quiet=True)
+    assert not (tmp_path / "big").exists()
 
 
 def test_a_gpu_request_is_accepted_where_the_autoscaler_can_add_gpu_nodes(ray_session: None) -> None:
@@ -97,7 +106,7 @@ def test_a_gpu_request_is_accepted_where_the_autoscaler_can_add_gpu_nodes(ray_se
     from ray.core.generated import autoscaler_pb2
     from ray.experimental.internal_kv import _internal_kv_del, _internal_kv_put
 
-    from sweeper.tune.runner import check_gpus
+    from sweeper.tune.runner import check_resources
 
     config = autoscaler_pb2.ClusterConfig()  # type: ignore[attr-defined]
     group = config.node_group_configs.add()
@@ -107,9 +116,12 @@ def test_a_gpu_request_is_accepted_where_the_autoscaler_can_add_gpu_nodes(ray_se
     namespace = ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE  # type: ignore[attr-defined]
     _internal_kv_put(key, config.SerializeToString(), namespace=namespace)
     try:
-        check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 0.5}))  # no error: the autoscaler will start a GPU node
+        check_resources(tiny_spec(resources={"cpu": 1, "gpu": 0.5}))  # no error: the autoscaler will start a GPU node
+        check_resources(tiny_spec(resources={"cpu": 4, "gpu": 1}))  # a whole such node
         with pytest.raises(SweepError, match=r"has 0 GPUs \(its autoscaler can add 4\)"):
-            check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 8}))
+            check_resources(tiny_spec(resources={"cpu": 1, "gpu": 8}))
+        with pytest.raises(SweepError, match=r"resources.cpu=8 but no node of the Ray cluster has 8 CPUs"):
+            check_resources(tiny_spec(resources={"cpu": 8, "gpu": 1}))  # 4 GPU nodes, but a trial runs on one
     finally:
         _internal_kv_del(key, namespace=namespace)
 
@@ -117,13 +129,13 @@ def test_a_gpu_request_is_accepted_where_the_autoscaler_can_add_gpu_nodes(ray_se
 def test_a_gpu_request_is_accepted_on_the_head_of_a_cluster_launcher_cluster(
     ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sweeper.tune.runner import check_gpus
+    from sweeper.tune.runner import check_resources
 
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(SweepError, match="has 0 GPUs"):
-        check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 1}))
+        check_resources(tiny_spec(resources={"cpu": 1, "gpu": 1}))
     (tmp_path / "ray_bootstrap_config.yaml").write_text("cluster_name: sweeper\n")  # what `ray up` leaves on the head
-    check_gpus(tiny_spec(resources={"cpu": 1, "gpu": 1}))
+    check_resources(tiny_spec(resources={"cpu": 1, "gpu": 1}))
 
 
 def test_a_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session: None, tmp_path: Path) -> None:
