@@ -5,6 +5,7 @@ This is the only place that turns a SweeperError into an exit code (1) and a one
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import shlex
@@ -52,6 +53,15 @@ def _user_errors(command: F) -> F:
         except SweeperError as exc:
             # markup=False: a value the user gave, such as `[key]` or `[bold]`, is printed as given
             err_console.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:  # a full disk outside a Tune stage (a sweep's stages stop with their own line)
+            if exc.errno != errno.ENOSPC:
+                raise
+            err_console.print(
+                f"error: the disk ran out of space ({exc}); make room and run the command again (an interrupted "
+                "sweep: `sweeper resume <sweep folder>`)",
+                style="red", highlight=False, markup=False, soft_wrap=True,
+            )  # fmt: skip
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -25,6 +25,7 @@ from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spe
 from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, TrialRecord, TrialStatus
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import sweep_params
+from sweeper.tune.stopping import StopRequest, is_disk_full
 from sweeper.tune.storage import StorageMirror, sweep_storage
 from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, NODE_ID_KEY, USER_ERROR_KEY, reported_epochs
 from sweeper.tune.workers import prestart_workers
@@ -138,9 +139,13 @@ class TrackerBridge(Callback):
     def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         record = self._record(trial)  # its worker died; Tune restarts it from its last checkpoint
         record.retries += 1
+        if is_disk_full(error := _error_text(trial)):  # a retry would fail the same way: stop, to resume later
+            StopRequest.on_disk_full(error)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._end(trial, error=_error_text(trial))
+        if is_disk_full(error := _error_text(trial)):
+            StopRequest.on_disk_full(error)
+        self._end(trial, error=error)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         for record in self.records.values():

@@ -8,6 +8,7 @@ Optuna study) and ``ray/`` (Tune's experiment state and each trial's latest chec
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import logging
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 import yaml
 
 from sweeper.data import MultimodalDataset
-from sweeper.errors import Stopped, SweepError, SweepInterrupted
+from sweeper.errors import SweepError, SweepInterrupted
 from sweeper.isolation import NODE_IP, isolated
 from sweeper.params import ChoiceParam
 from sweeper.spec import SweepSpec, build_dataset
@@ -44,6 +45,7 @@ from sweeper.sweep_folder import (
 from sweeper.tracking import TrialStatus, read_trials
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import check_tracking_uri, import_in_background
+from sweeper.tune.stopping import StopRequest
 from sweeper.tune.storage import STORAGE_KEY, check_storage_uri, sweep_storage
 from sweeper.tune.teacher import with_teacher
 from sweeper.tune.workers import use_idle_workers, warm_workers
@@ -333,7 +335,7 @@ def run_confirmation(
 
 
 def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
-    """``tuner.fit()``; ``SweepInterrupted`` if Ctrl-C (or SIGUSR1, or SIGTERM: ``_StopSignal``) stopped it before
+    """``tuner.fit()``; ``SweepInterrupted`` if Ctrl-C (or SIGUSR1, or SIGTERM: ``StopRequest``) stopped it before
     its end.
 
     At each fit Tune puts in a handler that, at the first signal, asks the loop to stop, and puts back the handler
@@ -350,51 +352,36 @@ def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
     )
     notice = _log_filter(TuneStopNotice.LOGGER, TuneStopNotice)
     notice.seen = False
-    _StopSignal.before_fit = saved[signal.SIGUSR1]
+    StopRequest.before_fit = saved[signal.SIGUSR1]
     try:
-        tuner.fit()
+        try:
+            tuner.fit()
+        except OSError as exc:  # the driver's own writes (results, Tune's state) found the disk full
+            if exc.errno != errno.ENOSPC:
+                raise
+            StopRequest.disk_full = StopRequest.disk_full or f"{type(exc).__name__}: {exc}"
         stopped = notice.seen or (watched and signal.getsignal(signal.SIGINT) == saved[signal.SIGINT])
     finally:
-        _StopSignal.before_fit = None
+        StopRequest.before_fit = None
         if threading.current_thread() is threading.main_thread():
             for sig, handler in saved.items():
                 if handler is not None:  # None: set outside Python, nothing to put back
                     signal.signal(sig, handler)
     interrupted = [r for r in _stage_rows(sweep_dir, experiment) if r["status"] == TrialStatus.INTERRUPTED.value]
-    if interrupted or stopped or _StopSignal.received:
-        raise SweepInterrupted(sweep_dir, len(interrupted), _StopSignal.received or signal.SIGINT)
-
-
-class _StopSignal:
-    """SIGTERM, what `kill`, `timeout`, Slurm's `scancel`, Kubernetes and `docker stop` send to end a job, stops a
-    sweep as Ctrl-C does: gracefully, its running trials recorded as interrupted, resumable. Ray's driver would
-    exit at once instead (``ray.init`` installs ``sys.exit`` for it, and its C++ prints a stack trace first).
-
-    Within a Tune fit, the first one is handed to Tune's own stop handler (the one Tune puts on SIGUSR1); outside a
-    fit, or a second time, it raises ``Stopped``, as a Ctrl-C there raises KeyboardInterrupt.
-    """
-
-    received: int | None = None  # the stop signal this command received
-    before_fit: Any = None  # SIGUSR1's handler before the Tune fit now running; None outside a fit
-
-    @classmethod
-    def handle(cls, signum: int, frame: Any) -> None:
-        first, cls.received = cls.received is None, signum
-        tune_stop = signal.getsignal(signal.SIGUSR1)
-        if first and cls.before_fit is not None and callable(tune_stop) and tune_stop is not cls.before_fit:
-            tune_stop(signum, frame)
-            return
-        raise Stopped(signum)
+    if StopRequest.disk_full:
+        raise SweepError(StopRequest.disk_full_message(sweep_dir))
+    if interrupted or stopped or StopRequest.received:
+        raise SweepInterrupted(sweep_dir, len(interrupted), StopRequest.received or signal.SIGINT)
 
 
 @contextlib.contextmanager
 def _ray_session(address: str | None, slots: int) -> Iterator[None]:
     """Ray for one command: joined, or started and shut down at the end; SIGTERM meanwhile stops the sweep as
-    Ctrl-C does (``_StopSignal``)."""
+    Ctrl-C does (``StopRequest``)."""
     started = _init_ray(address, slots)
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _StopSignal.handle) if main else None  # after ray.init: it sets one
-    _StopSignal.received = None
+    previous = signal.signal(signal.SIGTERM, StopRequest.on_signal) if main else None  # after ray.init: it sets one
+    StopRequest.received, StopRequest.disk_full = None, None
     try:
         yield
     finally:
