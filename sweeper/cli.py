@@ -216,7 +216,9 @@ def _print_outcome(outcome: Any, recommend: bool) -> None:
     from sweeper.tracking.mlflow_tracker import redact
 
     counts = ", ".join(f"{n} {status}" for status, n in outcome.counts.items() if n)
-    console.print(f"search finished in {outcome.wall_s:.1f} s: {counts}")
+    console.print(
+        f"search finished in {outcome.wall_s:.1f} s: {counts}" + (f"; {outcome.timed_out}" if outcome.timed_out else "")
+    )
     if outcome.confirm_counts is not None:
         done = ", ".join(f"{n} {status}" for status, n in outcome.confirm_counts.items() if n) or "nothing to add"
         console.print(f"confirmation finished in {outcome.confirm_wall_s:.1f} s: {done}")

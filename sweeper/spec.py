@@ -176,6 +176,9 @@ class BudgetSection(StrictModel):
     # once this many seconds have passed since it last did (0: every epoch). Each hand-over holds the trial ~30 ms
     # while the driver takes it; the epochs in between still reach Parquet and MLflow, one by one, with the next.
     report_every_s: float = Field(5.0, ge=0)
+    # Wall-clock limit of the search, from its start: no trial starts after it, and the trials running then finish
+    # (as Optuna's `timeout`); the search then ends with the trials it ran, and the confirmation follows.
+    timeout_s: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _grace_within_budget(self) -> BudgetSection:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ SPEC_FILE = "spec.yaml"
 TRACKING_FILE = "tracking.json"  # the sweep's id, tracking URI and parent run id
 MLFLOW_DB = "mlflow.db"  # the embedded MLflow store (SQLite), when no tracking server is given
 ARTIFACTS_DIR = "mlartifacts"  # its artifacts
+SEARCH_DEADLINE_KEY = "search_deadline"  # in TRACKING_FILE: unix time the search's time limit ends (budget.timeout_s)
 LOCK_FILE = ".sweeper.lock"  # held by the process that runs, resumes or confirms the sweep (``hold_sweep_folder``)
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,13 @@ def write_tracking(sweep_dir: Path, **values: Any) -> dict[str, Any]:
     tmp.write_text(json.dumps(info, indent=2))
     tmp.replace(path)
     return info
+
+
+def search_timed_out(sweep_dir: Path) -> bool:
+    """Whether the search's time limit (``budget.timeout_s``) has passed: it then ends with fewer trials than planned,
+    as it should."""
+    deadline = read_tracking(sweep_dir).get(SEARCH_DEADLINE_KEY)
+    return deadline is not None and time.time() >= float(deadline)
 
 
 def default_tracking_uri(sweep_dir: Path) -> str:

@@ -31,6 +31,7 @@ from sweeper.sweep_folder import (
     default_tracking_uri,
     load_sweep_spec,
     read_tracking,
+    search_timed_out,
 )
 from sweeper.tracking._base import SweepCallback, TrialRecord, TrialStatus, ended_of_planned
 from sweeper.tracking.sync import Mirror, SyncCounts, parent_run
@@ -251,6 +252,7 @@ class MlflowTracker(SweepCallback):
         if self.down_since is not None:
             self._catch_up(force=True)
         short = ended_of_planned(t.status for t in trials) < self.planned
+        short = short and not (self.stage == "search" and search_timed_out(self.sweep_dir))  # ended by its time limit
         self._apply(lambda mirror: mirror.close_parent(self.sweep_dir, [self.stage], stopped_short=short))
         if self.down_since is not None:
             _warn(
@@ -353,7 +355,8 @@ def sync_sweep(sweep_dir: Path, tracking_uri: str | None = None) -> SyncCounts:
         counts = mirror.sync(sweep_dir, list(spec.parameters))
         search = ended_of_planned(TrialStatus(r["status"]) for r in rows if r["stage"] == "search")
         stages = sorted({r["stage"] for r in rows}, key=["search", "confirm"].index)
-        mirror.close_parent(sweep_dir, stages, stopped_short=search < spec.budget.num_samples)
+        short = search < spec.budget.num_samples and not search_timed_out(sweep_dir)
+        mirror.close_parent(sweep_dir, stages, stopped_short=short)
     except MlflowException as exc:
         raise SweepError(f"MLflow at {redact(uri)!r} refused the sync: {str(exc.message).splitlines()[0]}") from None
     return counts

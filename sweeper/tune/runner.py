@@ -34,12 +34,14 @@ from sweeper.params import ChoiceParam
 from sweeper.spec import SweepSpec, build_dataset
 from sweeper.sweep_folder import (
     LOCK_FILE,
+    SEARCH_DEADLINE_KEY,
     SPEC_FILE,
     check_not_held,
     default_tracking_uri,
     hold_sweep_folder,
     load_sweep_spec,
     read_tracking,
+    search_timed_out,
     write_tracking,
 )
 from sweeper.tracking import TrialStatus, read_trials
@@ -72,6 +74,7 @@ class SweepOutcome:
     confirm_counts: dict[str, int] | None = None  # status -> number of confirmation runs; None if not confirmed
     confirm_wall_s: float = 0.0
     storage: str | None = None  # <--storage>/<name>, when the sweep has one
+    timed_out: str | None = None  # what the search's time limit left out, when it ended the search
 
     @property
     def wall_s(self) -> float:
@@ -233,6 +236,11 @@ def _run_stages(
         first = next(r for r in _stage_rows(sweep_dir, SEARCH_EXPERIMENT) if r["error"])
         raise SweepError(f"every trial failed; the first with: {first['error']}")
     outcome = SweepOutcome(sweep_dir, tracking_uri, optuna_storage, started_at, ended_at, counts)
+    if (ran := sum(counts.values())) < spec.budget.num_samples and search_timed_out(sweep_dir):
+        outcome.timed_out = (
+            f"its time limit (budget.timeout_s: {spec.budget.timeout_s:g}) ended it after {ran} of "
+            f"{spec.budget.num_samples} trials"
+        )
     storage = sweep_storage(sweep_dir)
     outcome.storage = storage.where if storage.uri else None
     if confirm:
@@ -394,10 +402,12 @@ def _ray_session(address: str | None, slots: int) -> Iterator[None]:
 
 
 def _search_done(spec: SweepSpec, sweep_dir: Path) -> bool:
-    """True when the search already has ``num_samples`` trials and every one has ended."""
+    """True when the search already has ``num_samples`` trials (or its time limit has passed) and every one has
+    ended."""
     rows = _stage_rows(sweep_dir, SEARCH_EXPERIMENT)
     ended = [r for r in rows if TrialStatus(r["status"]).ended]
-    return len(rows) >= spec.budget.num_samples and len(ended) == len(rows)
+    planned = len(rows) >= spec.budget.num_samples or search_timed_out(sweep_dir)
+    return bool(rows) and planned and len(ended) == len(rows)
 
 
 def _stage_rows(sweep_dir: Path, experiment: str) -> list[dict[str, Any]]:
@@ -484,6 +494,10 @@ def _build_tuner(
     from sweeper.tune.space import define_by_run
     from sweeper.tune.trainable import ray_trainable, run_config
 
+    deadline = None
+    if spec.budget.timeout_s is not None:  # from the search's start; a resume restores it with the searcher's state
+        deadline = time.time() + spec.budget.timeout_s
+        write_tracking(sweep_dir, **{SEARCH_DEADLINE_KEY: deadline})
     searcher = PruningAwareOptunaSearch(
         space=define_by_run(spec),
         points_to_evaluate=first_points(spec),
@@ -494,6 +508,7 @@ def _build_tuner(
         storage=optuna.storages.RDBStorage(optuna_storage),
         max_epochs=spec.budget.max_epochs,
         seed=spec.budget.seed,
+        deadline=deadline,
     )
     scheduler = ResumableASHA(
         sweep_dir=sweep_dir,

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeper.tracking import ParquetResults, TrialStatus
@@ -65,12 +67,18 @@ class PruningAwareOptunaSearch(OptunaSearch):
     ASK_AGAIN = 2  # TPE proposals after a repeat, before a random untried configuration
     DRAWS = 200  # random draws to find an untried configuration; none found: the space is taken as exhausted
 
-    def __init__(self, *args: Any, max_epochs: int, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_epochs: int, seed: int = 0, deadline: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
         self.seed = seed
+        self.deadline = deadline  # unix time after which no trial starts (budget.timeout_s); saved with the state
 
     def suggest(self, trial_id: str) -> dict | None:
+        if self.deadline is not None and time.time() >= self.deadline and self._ot_trials:
+            # Tune starts no more trials and ends the stage once the running ones end (typed Optional[Dict] in Ray)
+            return Searcher.FINISHED  # type: ignore[return-value]
         config = super().suggest(trial_id)
         if trial_id not in self._ot_trials:
             return config

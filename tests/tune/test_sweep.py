@@ -128,3 +128,26 @@ def test_sweep_folder_is_refused_twice_without_overwrite(tiny_sweep: Path) -> No
     with pytest.raises(SweepError, match="already holds a sweep; pass --overwrite"):
         run_sweep(tiny_spec(), tiny_sweep, quiet=True)
     assert len(_search_rows(tiny_sweep)) == TINY["budget"]["num_samples"]  # nothing lost
+
+
+def test_a_search_time_limit_starts_no_trial_after_it_lets_running_ones_finish_and_is_not_an_interruption(
+    ray_session: None, tmp_path: Path
+) -> None:
+    """budget.timeout_s, as Optuna's `timeout`: the search ends with the trials it started, all finished; MLflow's
+    parent is FINISHED (not KILLED as a search stopped short is); a resume starts no more."""
+    from sweeper.sweep_folder import read_tracking
+    from sweeper.testing import NO_CONFIRM, tiny_spec
+    from sweeper.tune.runner import resume_sweep, run_sweep
+
+    budget = {**TINY["budget"], "num_samples": 40, "max_concurrent": 2, "timeout_s": 4}
+    spec = tiny_spec(budget=budget, confirm=NO_CONFIRM, data={"n_samples": 2000, "seed": 0})
+    outcome = run_sweep(spec, tmp_path / "timed", quiet=True)
+    rows = _search_rows(tmp_path / "timed")
+    assert 0 < len(rows) < 40 and all(r["status"] in ("completed", "pruned") for r in rows), rows
+    last_start = max(r["started_at"] for r in rows)
+    assert last_start < read_tracking(tmp_path / "timed")["search_deadline"] + 3.0  # none started well after it
+    assert outcome.timed_out == f"its time limit (budget.timeout_s: 4) ended it after {len(rows)} of 40 trials"
+    client = MlflowClient(default_tracking_uri(tmp_path / "timed"))
+    assert client.get_run(read_tracking(tmp_path / "timed")["parent_run_id"]).info.status == "FINISHED"
+    resume_sweep(tmp_path / "timed", quiet=True)
+    assert len(_search_rows(tmp_path / "timed")) == len(rows)
