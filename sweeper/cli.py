@@ -464,6 +464,7 @@ def ui(
 ) -> None:
     """Open the MLflow UI on a sweep's own store, at the sweep's runs (stop it with Ctrl-C)."""
     command = ui_command(sweep_dir, host, port)
+    _check_port_free(host, port)
     url = f"http://{host}:{port}/{runs_view(sweep_dir)}"
     if not _loopback(host):
         err_console.print(
@@ -519,6 +520,27 @@ def _open_when_up(url: str, host: str, port: int) -> None:
         "webbrowser.open(sys.argv[3])\n"
     )
     subprocess.Popen([sys.executable, "-c", opener, host, str(port), url], start_new_session=True)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """One line now, rather than MLflow's server starting and then logging that it cannot bind."""
+    import socket
+
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise SweepError(f"--host {host!r} does not resolve ({exc.strerror})") from None
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: a closed port is free
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SweepError(
+                    f"port {port} on {host} is in use (another `sweeper ui` or MLflow server?); choose another with "
+                    "--port"
+                ) from None
+            raise SweepError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
 
 
 def _loopback(host: str) -> bool:

@@ -325,6 +325,20 @@ def test_run_with_a_name_that_is_no_folder_name_is_one_line(tmp_path: Path) -> N
     assert not any(tmp_path.parent.glob("evil"))
 
 
+def test_ui_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    """MLflow's server started, logged that it could not bind, and `sweeper ui` exited 0."""
+    import socket
+
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _one_line_error(runner.invoke(app, ["ui", str(tmp_path), "--port", str(port), "--no-browser"]))
+    assert line == f"error: port {port} on 127.0.0.1 is in use (another `sweeper ui` or MLflow server?); choose " \
+                   "another with --port"  # fmt: skip
+
+
 def test_ui_on_a_public_host_warns_that_mlflow_has_no_authentication(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
