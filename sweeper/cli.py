@@ -108,7 +108,7 @@ def run(
     from sweeper.sweep_folder import check_not_held
     from sweeper.tracking.mlflow_tracker import check_tracking_uri
     from sweeper.tune import run_sweep
-    from sweeper.tune.runner import check_reachable, check_sweep_dir, load_sweep_spec
+    from sweeper.tune.runner import check_reachable, check_sweep_dir, load_sweep_spec, trial_slots
 
     sweep = load_spec(spec)
     if name:  # validated like a name in the spec: it becomes a folder under --sweeps-dir
@@ -136,9 +136,15 @@ def run(
 
         storage = check_storage_uri(storage)
     _isolate_local_sweep(address, tracking_uri, storage)
+    at_once = f"{sweep.budget.max_concurrent} at a time"
+    if not (address or os.environ.get("RAY_ADDRESS")) and (slots := trial_slots(sweep)) < sweep.budget.max_concurrent:
+        at_once = (
+            f"{slots} at a time (budget.max_concurrent is {sweep.budget.max_concurrent}, but this machine has "
+            f"{os.cpu_count()} CPUs for resources.cpu: {sweep.resources.cpu:g} each)"
+        )
     console.print(
         f"sweep [bold]{sweep.name}[/bold]: {sweep.budget.num_samples} trials, up to {sweep.budget.max_epochs} "
-        f"epochs each, {sweep.budget.max_concurrent} at a time -> {sweep_dir}"
+        f"epochs each, {at_once} -> {sweep_dir}"
     )
     outcome = run_sweep(
         sweep, sweep_dir, address=address, tracking_uri=tracking_uri, overwrite=overwrite, confirm=confirm,
