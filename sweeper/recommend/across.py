@@ -54,6 +54,8 @@ class Across:
     excluded: list[str]
     missing: dict[str, list[str]] = field(default_factory=dict)  # family -> sweeps where it was not confirmed
     sweeps: list[Recommendation] = field(default_factory=list)
+    datasets: int = 0  # distinct datasets among the sweeps (sweeps of the same data count once)
+    same_data: list[list[str]] = field(default_factory=list)  # groups of sweeps run on the same data
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -78,31 +80,36 @@ def recommend_across(
     missing = {f: [n for n in names if f not in confirmed[n]] for f in dict.fromkeys(order) if f not in every}
     base = Across(None, "", [], [], {}, {n: r.default_fusion for n, r in zip(names, recs, strict=True)}, None,
                   sorted({e for r in recs for e in r.excluded}), missing, recs)  # fmt: skip
+    group = _datasets(sweep_dirs)  # sweep index -> dataset index
+    n_data = base.datasets = len(set(group))
+    base.same_data = [[n for n, g in zip(names, group, strict=True) if g == d] for d in range(n_data)]
+    base.same_data = [names_ for names_ in base.same_data if len(names_) > 1]
     if not families:
         base.decided_by = "no fusion family was confirmed in every sweep"
         return base
     _one_metric_kind(names, recs)
-    blocks, scores, higher, dataset_of = _block_scores(names, recs, families)  # scores (N, K); dataset_of (N,)
+    blocks, scores, higher, sweep_of = _block_scores(names, recs, families)  # scores (N, K); sweep_of (N,)
+    dataset_of = np.array(group)[sweep_of]
     oriented = np.where(higher, 1.0, -1.0)[:, None] * scores  # (N, K), higher is better in every block
     regret = oriented.max(axis=1, keepdims=True) - oriented  # (N, K), >= 0
-    per_dataset = np.vstack([oriented[dataset_of == i].mean(0) for i in range(len(names))])  # (S, K)
-    mean_regret = np.vstack([regret[dataset_of == i].mean(0) for i in range(len(names))]).mean(0)  # datasets alike
+    per_dataset = np.vstack([oriented[dataset_of == i].mean(0) for i in range(n_data)])  # (S, K)
+    mean_regret = np.vstack([regret[dataset_of == i].mean(0) for i in range(n_data)]).mean(0)  # datasets alike
     ranks = np.vstack([_ranks(row) for row in per_dataset])  # (S, K), 1 = best
     order_k = sorted(range(len(families)), key=lambda k: (mean_regret[k], ranks[:, k].mean()))
     best = order_k[0]
     test = None
-    if len(names) >= MIN_BLOCKS_FOR_TEST and len(families) >= 2:
+    if n_data >= MIN_BLOCKS_FOR_TEST and len(families) >= 2:
         test = stats.friedman(per_dataset, families, higher_is_better=True, alpha=ALPHA)
         if test.p_value < ALPHA:
             tied = [k for k in order_k if abs(ranks[:, k].mean() - ranks[:, best].mean()) < test.critical_difference]
             rule = (
-                f"Friedman over {len(names)} datasets p={test.p_value:.3g}; mean ranks within "
+                f"Friedman over {n_data} datasets p={test.p_value:.3g}; mean ranks within "
                 f"CD={test.critical_difference:.2f} of the best"
             )
         else:
             tied = [k for k in order_k if mean_regret[k] - mean_regret[best] <= margin]
             rule = (
-                f"Friedman over {len(names)} datasets p={test.p_value:.3g} >= {ALPHA:g}, so ranks do not separate "
+                f"Friedman over {n_data} datasets p={test.p_value:.3g} >= {ALPHA:g}, so ranks do not separate "
                 f"the families; mean regret within {margin:g} of the lowest"
             )
     else:
@@ -151,6 +158,21 @@ def _block_scores(
             higher.append(not task.metric.endswith("loss"))
             dataset_of.append(i)
     return blocks, np.array(rows, dtype=float), higher, np.array(dataset_of)
+
+
+def _datasets(sweep_dirs: list[Path]) -> list[int]:
+    """Which dataset each sweep ran on (an index, in order of first appearance): sweeps whose specs have the same
+    ``data`` section (a manifest's absolute path, or the built-in data's settings) are one dataset, not independent
+    evidence."""
+    import json
+
+    from sweeper.recommend.rank import read_spec
+
+    data = [read_spec(Path(d)).get("data") for d in sweep_dirs]
+    # no data section (a sweep folder written by hand): nothing says two are the same
+    keys = [json.dumps(x, sort_keys=True, default=str) if x else f"unknown {i}" for i, x in enumerate(data)]
+    first = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    return [first[key] for key in keys]
 
 
 def _one_metric_kind(names: list[str], recs: list[Recommendation]) -> None:

@@ -16,9 +16,16 @@ def across_headline(result: Across) -> str:
         return f"no default across datasets: {result.decided_by}"
     others = [f.fusion for f in result.families if f.tied and f.fusion != result.default_fusion]
     tie = f", tied with {', '.join(others)}" if others else ""
-    return f"best default fusion across {len(result.sweeps)} sweeps: {result.default_fusion}{tie}; " + (
-        f"decided by: {result.decided_by}"
-    )
+    datasets = f"{result.datasets} dataset{'' if result.datasets == 1 else 's'}"
+    over = f"{len(result.sweeps)} sweeps" + (f" ({datasets})" if result.same_data else "")
+    return f"best default fusion across {over}: {result.default_fusion}{tie}; decided by: {result.decided_by}"
+
+
+def same_data_notes(result: Across) -> list[str]:
+    return [
+        f"{', '.join(group)} ran on the same data (the same data section): counted as one dataset"
+        for group in result.same_data
+    ]
 
 
 def render_across_json(result: Across) -> str:
@@ -43,7 +50,7 @@ def render_across_markdown(result: Across, plots: dict[str, str] | None = None) 
         fr = result.friedman
         lines += [
             "",
-            f"Friedman test over {len(result.sweeps)} datasets: chi2 = {fr.statistic:.3f}, p = {fr.p_value:.3g}; "
+            f"Friedman test over {result.datasets} datasets: chi2 = {fr.statistic:.3f}, p = {fr.p_value:.3g}; "
             f"Nemenyi critical difference {fr.critical_difference:.2f} ranks.",
         ]
     lines += ["", "## Regret per block (block's best minus the family, validation)", ""]
@@ -54,6 +61,8 @@ def render_across_markdown(result: Across, plots: dict[str, str] | None = None) 
     lines += [
         f"- {name}: {rec.default_fusion}" for name, rec in zip(result.dataset_winners, result.sweeps, strict=True)
     ]
+    if result.same_data:
+        lines += ["", "## Sweeps of the same data", ""] + [f"- {note}" for note in same_data_notes(result)]
     if result.excluded or result.missing:
         lines += ["", "## Excluded or missing", ""]
         lines += [f"- excluded (--exclude): {', '.join(result.excluded)}"] if result.excluded else []
@@ -93,4 +102,6 @@ def print_across(result: Across, console: Console) -> None:
         console.print(f"excluded (--exclude): {', '.join(result.excluded)}", highlight=False)
     for family, sweeps in result.missing.items():
         console.print(f"not compared, not confirmed in {', '.join(sweeps)}: {family}", highlight=False)
+    for note in same_data_notes(result):
+        console.print(note, highlight=False)
     console.print(across_headline(result), style="bold", highlight=False)

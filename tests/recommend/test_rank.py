@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from sweeper.errors import ConfigError
 from sweeper.recommend import recommend
@@ -278,6 +279,28 @@ def test_across_datasets_names_one_default_with_regret_ranks_and_a_friedman_test
     assert "Friedman test over 5 datasets" in markdown and (tmp_path / "report" / "critical_difference.png").is_file()
     assert markdown.count("Test split (reported, never used to choose)") == 5  # the evidence of every dataset
     assert "| gated | " in markdown.split("### d3")[1]
+
+
+def test_across_sweeps_of_the_same_data_count_as_one_dataset(tmp_path: Path) -> None:
+    """Two sweeps of one dataset (say, two search spaces) are not two datasets: 5 sweeps of 4 datasets get no rank
+    test, and that dataset's blocks weigh as one dataset in the mean regret."""
+    sweeps = []
+    for i in range(5):
+        families = {"concat": Family(0.6 if i < 2 else 0.9), "gated": Family(0.9 if i < 2 else 0.6)}
+        sweep = write_sweep(tmp_path / f"d{i}", families, Layout(tasks={"y": 2}, seed=i))
+        spec = yaml.safe_load((sweep / "spec.yaml").read_text())
+        spec["data"] = {"source": "manifest", "path": f"/data/set{max(i, 1)}.parquet"}  # d0 and d1: the same file
+        (sweep / "spec.yaml").write_text(yaml.safe_dump(spec))
+        sweeps.append(sweep)
+    result = recommend_across(sweeps, n_boot=200)
+    assert result.datasets == 4 and result.same_data == [["d0", "d1"]] and result.friedman is None
+    assert "fewer than 5 datasets" in result.decided_by
+    gated = next(f for f in result.families if f.fusion == "gated")
+    concat = next(f for f in result.families if f.fusion == "concat")
+    assert gated.mean_rank == (1 + 2 * 3) / 4  # d0 and d1 rank once together: concat wins there, gated elsewhere
+    assert result.default_fusion == "concat" and concat.mean_regret < gated.mean_regret
+    markdown = write_across_report(result, tmp_path / "report").path.read_text()
+    assert "d0, d1 ran on the same data (the same data section): counted as one dataset" in markdown
 
 
 def test_across_fewer_blocks_ties_within_the_margin(tmp_path: Path) -> None:
