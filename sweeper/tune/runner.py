@@ -241,6 +241,10 @@ def _run_stages(
             f"its time limit (budget.timeout_s: {spec.budget.timeout_s:g}) ended it after {ran} of "
             f"{spec.budget.num_samples} trials"
         )
+        fusion = spec.parameters.get("fusion")
+        tried = {r.get("config/fusion") for r in _stage_rows(sweep_dir, SEARCH_EXPERIMENT)}
+        if isinstance(fusion, ChoiceParam) and (untried := [f for f in fusion.values if f not in tried]):
+            outcome.timed_out += f", before it tried {', '.join(map(str, untried))}"
     storage = sweep_storage(sweep_dir)
     outcome.storage = storage.where if storage.uri else None
     if confirm:

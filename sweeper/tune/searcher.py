@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 ORPHAN_REASON = "the sweep was interrupted before Ray Tune saved this trial; a resume ran another in its place"
 REPEAT_REASON = "a configuration already tried; the search asked for another in its place"
+TIMEOUT_REASON = "queued, but the search's time limit (budget.timeout_s) came first"
 _OPTUNA_STATE = {
     TrialStatus.COMPLETED: TrialState.COMPLETE,
     TrialStatus.PRUNED: TrialState.PRUNED,
@@ -77,6 +78,7 @@ class PruningAwareOptunaSearch(OptunaSearch):
 
     def suggest(self, trial_id: str) -> dict | None:
         if self.deadline is not None and time.time() >= self.deadline and self._ot_trials:
+            self._close_queue()
             # Tune starts no more trials and ends the stage once the running ones end (typed Optional[Dict] in Ray)
             return Searcher.FINISHED  # type: ignore[return-value]
         config = super().suggest(trial_id)
@@ -96,6 +98,16 @@ class PruningAwareOptunaSearch(OptunaSearch):
                 config = super().suggest(trial_id)
         self._ot_trials[trial_id].set_user_attr("trial_id", trial_id)  # the Ray trial id, as in Parquet and MLflow
         return config
+
+    def _close_queue(self) -> None:
+        """Close as FAIL the points still queued (one per fusion family first) that the time limit left untried: the
+        study would otherwise keep WAITING trials that nothing runs."""
+        study = self._ot_study
+        assert study is not None
+        while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            trial = study.ask()  # takes the next queued point
+            study._storage.set_trial_user_attr(trial._trial_id, "sweeper.discarded", TIMEOUT_REASON)
+            study.tell(trial, state=TrialState.FAIL)
 
     def _tried(self, number: int) -> set[frozenset]:
         """The configurations of the study's trials that trained, train now or failed (all but ``number``)."""
