@@ -174,6 +174,11 @@ def recommend(
             )
         return base
     rec = _decide(base, evidence, metric.removeprefix("val/"), n_boot)
+    if untried := _untried(spec, rows, exclude):
+        rec.warnings.append(
+            f"never tried by the search, so not compared: {', '.join(untried)} (the search ended before reaching "
+            "them: raise budget.num_samples or budget.timeout_s)"
+        )
     if running:
         rec.warnings.insert(
             0,
@@ -181,6 +186,14 @@ def recommend(
             "ends",
         )
     return rec
+
+
+def _untried(spec: dict[str, Any], rows: list[dict[str, Any]], exclude: list[str]) -> list[str]:
+    """The fusion families of the search space's ``fusion`` choice that no trial of the sweep ran."""
+    fusion = (spec.get("parameters") or {}).get("fusion")
+    values = fusion.get("values", []) if isinstance(fusion, dict) and fusion.get("type") == "choice" else []
+    ran = {r["fusion"] for r in rows}
+    return [str(v) for v in values if str(v) not in ran and str(v) not in exclude]
 
 
 def _decide(rec: Recommendation, evidence: Evidence, name: str, n_boot: int) -> Recommendation:

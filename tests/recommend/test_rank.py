@@ -174,6 +174,16 @@ def test_a_look_at_a_sweep_still_running_says_so_and_calls_unfinished_runs_unfin
     assert not any("still running" in w for w in rec.warnings)
 
 
+def test_a_family_of_the_space_no_trial_tried_is_named_as_not_compared(tmp_path: Path) -> None:
+    """A search that ended early (budget.timeout_s) may never reach a family: the answer must say it is not in it."""
+    sweep = write_sweep(tmp_path / "short", {"concat": Family(0.6), "gated": Family(0.9)})
+    spec = yaml.safe_load((sweep / "spec.yaml").read_text())
+    spec["parameters"] = {"fusion": {"type": "choice", "values": ["concat", "gated", "low_rank", "film"]}}
+    (sweep / "spec.yaml").write_text(yaml.safe_dump(spec))
+    rec = recommend(sweep, n_boot=300, exclude=["film"])
+    assert rec.warnings[-1].startswith("never tried by the search, so not compared: low_rank (the search ended")
+
+
 def test_min_mode_metric_ranks_the_lowest_loss_first(tmp_path: Path) -> None:
     layout = Layout(objective="val/loss", mode="min")
     sweep = write_sweep(tmp_path / "loss", {"concat": Family(0.5), "gated": Family(0.9)}, layout)
