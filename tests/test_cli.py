@@ -325,11 +325,14 @@ def test_run_with_a_name_that_is_no_folder_name_is_one_line(tmp_path: Path) -> N
     assert not any(tmp_path.parent.glob("evil"))
 
 
-def test_ui_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+def test_ui_on_a_port_in_use_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow's server started, logged that it could not bind, and `sweeper ui` exited 0."""
     import socket
 
     (tmp_path / "mlflow.db").write_bytes(b"")
+    # ui sets MLFLOW_SERVER_ALLOWED_HOSTS for the server it becomes: it must not outlive the test (later MLflow
+    # servers of the suite, on other ports, would reject every request)
+    monkeypatch.setenv("MLFLOW_SERVER_ALLOWED_HOSTS", "")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
