@@ -381,7 +381,8 @@ def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
                     signal.signal(sig, handler)
     interrupted = [r for r in _stage_rows(sweep_dir, experiment) if r["status"] == TrialStatus.INTERRUPTED.value]
     if StopRequest.disk_full:
-        raise SweepError(StopRequest.disk_full_message(sweep_dir))
+        message, StopRequest.disk_full = StopRequest.disk_full_message(sweep_dir), None  # said once
+        raise SweepError(message)
     if interrupted or stopped or StopRequest.received:
         raise SweepInterrupted(sweep_dir, len(interrupted), StopRequest.received or signal.SIGINT)
 
