@@ -22,6 +22,7 @@ choices correlate the seeds' scores, so their spread understates the noise.)
 
     python benchmarks/interval_calibration.py                 # 400 simulations per case
     python benchmarks/interval_calibration.py --sims 1000
+    python benchmarks/interval_calibration.py --sample-variance delta   # the delta method at every n
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sweeper.recommend import stats
 from sweeper.recommend.stats import Predictions, compare
 
 
@@ -104,12 +106,22 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates per comparison")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", type=int, default=3, help="configurations of the first family, second table")
+    parser.add_argument(
+        "--sample-variance",
+        choices=["auto", "bootstrap", "delta"],
+        default="auto",
+        help="the sample part of each interval: as recommend picks it by n (the bootstrap up to "
+        f"{stats.BOOTSTRAP_MAX_SAMPLES:,} samples, the delta method above), or one of them at every n",
+    )
     args = parser.parse_args()
+    if args.sample_variance != "auto":
+        stats.BOOTSTRAP_MAX_SAMPLES = 0 if args.sample_variance == "delta" else 2**62
     cases = [
         Case(runs=r, samples=n, seed_sd=sd, shared=shared)
         for r in (2, 3, 5)
         for n, sd, shared in ((1000, 0.01, True), (300, 0.002, False))
     ]
+    print(f"sample variance: {args.sample_variance}")
     print(f"{args.sims} simulations per case; nominal: false winner <= 5%, covered 95%; found at effect {args.effect}")
     print(f"{'R':>2} {'n':>5} {'seed sd':>7} {'samples':>8} | {'false winner':>12} {'diff covered':>12} "
           f"{'score covered':>13} {'found':>6} | time")  # fmt: skip

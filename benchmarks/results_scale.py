@@ -54,7 +54,7 @@ TASK_METRICS = ("loss", "acc", "macro_f1", "auroc")  # per task, as sweeper.trai
 OBJECTIVE = "val/mean_macro_f1"
 RUNGS = (1, 3, 9, 27)  # ASHA, grace period 1, reduction factor 3
 SEEDS = 5
-N_VAL = N_TEST = 600  # the demo's 4000 samples split 70/15/15
+SAMPLES = 600  # validation and test samples per run: the demo's 4000 samples split 70/15/15
 
 
 def sample_params(rng: np.random.Generator) -> dict[str, Any]:
@@ -183,11 +183,11 @@ def _better(record: TrialRecord, other: TrialRecord | None) -> bool:
     return other is None or key(record) > key(other)
 
 
-def write_confirmation(sweep: Path, best: dict[str, TrialRecord], epochs: int) -> int:
+def write_confirmation(sweep: Path, best: dict[str, TrialRecord], epochs: int, samples: int) -> int:
     """8 families x 5 seeds through a second writer; the last epoch reports the metrics of its predictions."""
     rng = np.random.default_rng(1)
     families = {name: Family(accuracy) for name, accuracy in FAMILIES.items() if name in best}
-    layout = Layout(n_val=N_VAL, n_test=N_TEST, seeds=SEEDS, tasks=TASKS, objective=OBJECTIVE)
+    layout = Layout(n_val=samples, n_test=samples, seeds=SEEDS, tasks=TASKS, objective=OBJECTIVE)
     writer = ParquetResults(sweep, sweep.name, PARAMS, OBJECTIVE, "max")
     writer.on_sweep_start()
     records = []
@@ -348,7 +348,7 @@ def write_sweep(sweep: Path, args: argparse.Namespace) -> Written:
     write_spec(sweep, args)
     times = HookTimes()
     (best, search_rows), search_wall_s = timed(write_search, sweep, args, times)
-    confirm_rows, confirm_s = timed(write_confirmation, sweep, best, args.epochs)
+    confirm_rows, confirm_s = timed(write_confirmation, sweep, best, args.epochs, args.samples)
     usage = disk_usage(sweep / "results")
     return Written(times, search_rows, confirm_rows, search_wall_s, confirm_s, len(best), usage)
 
@@ -358,6 +358,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10_000, help="search trials")
     parser.add_argument("--epochs", type=int, default=50, help="max epochs (the full budget)")
     parser.add_argument("--completed", type=float, default=0.1, help="share of trials that run the full budget")
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="validation and test samples per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the recommend command (median reported)")
     parser.add_argument(
         "--mlflow",
@@ -389,7 +390,7 @@ def print_figures(args: argparse.Namespace, written: Written, read: dict[str, An
     print(f"search       {args.trials:,} trials x up to {args.epochs} epochs ({ended}); {metrics} metrics and "
           f"{len(PARAMS)} parameters per epoch row")  # fmt: skip
     print(f"confirm      {written.families} families x {SEEDS} seeds x {args.epochs} epochs, predictions on "
-          f"{N_VAL} val + {N_TEST} test samples x {len(TASKS)} tasks")  # fmt: skip
+          f"{args.samples:,} val + {args.samples:,} test samples x {len(TASKS)} tasks")  # fmt: skip
     print(f"epoch rows   {search_rows:,} search + {written.confirm_rows:,} confirm")
     print(f"write        {write_s:8.2f} s  in the search's hooks, {search_rows / write_s:,.0f} rows/s "
           f"({written.search_wall_s:.2f} s with making up the metrics)")  # fmt: skip

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_auroc, multiclass_f1_score
 
 from sweeper.errors import ConfigError, DataError
+from sweeper.recommend import stats
 from sweeper.recommend.stats import (
     METRICS,
     Interval,
@@ -21,6 +22,7 @@ from sweeper.recommend.stats import (
     chance,
     compare,
     friedman,
+    linearized,
     metric_values,
     objective,
 )
@@ -93,6 +95,52 @@ def test_integer_weights_equal_repeated_samples(metric: str, variant: str) -> No
     np.testing.assert_allclose(got, repeated, rtol=1e-12, atol=1e-12)
     # float32 counts, as the bootstrap draws them, give the same values
     np.testing.assert_allclose(metric_values(metric, probs, labels, weights.astype(np.float32)), got, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["plain", "never_predicted", "ties", "absent_label"])
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("metric", METRICS)
+def test_linearized_is_the_metric_and_its_derivative(metric: str, n_classes: int, variant: str) -> None:
+    """Weights 1 + eps x v for random directions v: the metric moves by eps x (influence . v), to first order."""
+    probs, labels = random_case(n_classes, 300, variant, seed=3)
+    value, grad = linearized(metric, probs, labels)
+    eps = 1e-6
+    directions = np.random.default_rng(4).normal(size=(5, len(labels)))
+    moved = metric_values(metric, probs, labels, np.vstack([np.ones(len(labels)), 1 + eps * directions]))
+    assert value == pytest.approx(moved[0], abs=1e-12)
+    np.testing.assert_allclose((moved[1:] - moved[0]) / eps, directions @ grad, rtol=1e-4, atol=1e-7)
+    assert abs(grad.sum()) < 1e-9  # scaling every weight alike leaves each metric where it is
+
+
+@pytest.mark.parametrize("metric", ["acc", "macro_f1", "auroc", "loss"])
+def test_delta_method_variance_matches_the_bootstrap(metric: str) -> None:
+    """At the size where compare switches to the delta method, its sample variance is the bootstrap's: for one
+    family's score and for a paired difference, within the bootstrap's own noise (2,000 draws: about 3% of a
+    variance, so 10% is over three of its standard errors)."""
+    n = 5000
+    probs_a, labels = random_case(3, n, "plain", seed=5)
+    probs_b, _ = random_case(3, n, "plain", seed=6)
+    noise = np.random.default_rng(7).dirichlet(np.ones(3), n).astype(np.float32)
+    probs_b = 0.5 * probs_a + 0.3 * probs_b + 0.2 * noise  # correlated with a, as two fusions of one data set are
+    draws = np.random.default_rng(8).multinomial(n, np.full(n, 1 / n), size=2000)  # (B, n) bootstrap counts
+    boot_a, boot_b = (metric_values(metric, p, labels, draws) for p in (probs_a, probs_b))
+    grad_a, grad_b = linearized(metric, probs_a, labels)[1], linearized(metric, probs_b, labels)[1]
+    assert n * np.var(grad_a) == pytest.approx(np.var(boot_a, ddof=1), rel=0.1)
+    assert n * np.var(grad_a - grad_b) == pytest.approx(np.var(boot_a - boot_b, ddof=1), rel=0.1)
+
+
+def test_compare_above_the_bootstrap_size_uses_the_delta_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same comparison, bootstrap and delta method: the same points, intervals that agree closely."""
+    preds = make_preds({"a": [0.80, 0.82, 0.81], "b": [0.78, 0.80, 0.79], "c": [0.70, 0.71, 0.72]}, n=4000)
+    boot = compare(preds, "y/auroc", n_boot=2000)
+    monkeypatch.setattr(stats, "BOOTSTRAP_MAX_SAMPLES", 1000)
+    delta = compare(preds, "y/auroc", n_boot=2000)
+    assert [c.family for c in delta] == [c.family for c in boot] and [c.tied for c in delta] == [c.tied for c in boot]
+    for d, b in zip(delta, boot, strict=True):
+        assert d.score.mean == pytest.approx(b.score.mean, abs=1e-12)
+        assert d.diff.mean == pytest.approx(b.diff.mean, abs=1e-12)
+        assert width(d.score) == pytest.approx(width(b.score), rel=0.05)
+        assert width(d.diff) == pytest.approx(width(b.diff), rel=0.05, abs=1e-12)
 
 
 def family_probs(correct: np.ndarray, labels: np.ndarray, n_classes: int = 2, confidence: float = 0.9) -> np.ndarray:
