@@ -11,30 +11,38 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 PREDICTIONS_DIR = Path("results") / "predictions"
 PREDICTIONS_FILE = "predictions.parquet"  # its name inside a checkpoint folder
+SCHEMA = pa.schema(
+    [("split", pa.string()), ("sample", pa.int64()), ("task", pa.string()), ("label", pa.int64()),
+     ("probs", pa.list_(pa.float32()))]
+)  # fmt: skip
 
 
 def predictions_table(outputs: dict[str, dict[str, Any]]) -> pa.Table:
-    """``outputs[split]`` = {"index": (n,), "labels": {task: (n,)}, "probs": {task: (n, C)}} (tensors or arrays)."""
-    columns: dict[str, list[Any]] = {"split": [], "sample": [], "task": [], "label": [], "probs": []}
+    """``outputs[split]`` = {"index": (n,), "labels": {task: (n,)}, "probs": {task: (n, C)}} (tensors or arrays).
+
+    Built column by column from the arrays, never through Python lists: 100,000 samples x 3 tasks x 2 splits took
+    0.75 s through lists."""
+    parts = []
     for split, out in outputs.items():
-        index = _numpy(out["index"]).astype("int64")
+        index = pa.array(np.asarray(_numpy(out["index"]), dtype=np.int64))
         for task, probs in out["probs"].items():
-            n = len(index)
-            columns["split"] += [split] * n
-            columns["task"] += [task] * n
-            columns["sample"] += index.tolist()
-            columns["label"] += _numpy(out["labels"][task]).astype("int64").tolist()
-            columns["probs"] += _numpy(probs).astype("float32").tolist()
-    schema = pa.schema(
-        [("split", pa.string()), ("sample", pa.int64()), ("task", pa.string()), ("label", pa.int64()),
-         ("probs", pa.list_(pa.float32()))]
-    )  # fmt: skip
-    return pa.Table.from_pydict(columns, schema=schema)
+            values = np.ascontiguousarray(_numpy(probs), dtype=np.float32)
+            offsets = np.arange(0, values.size + 1, max(values.shape[1], 1), dtype=np.int32)[: len(values) + 1]
+            columns = {
+                "split": pa.repeat(split, len(index)),
+                "sample": index,
+                "task": pa.repeat(task, len(index)),
+                "label": pa.array(np.asarray(_numpy(out["labels"][task]), dtype=np.int64)),
+                "probs": pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.ravel())),
+            }
+            parts.append(pa.table(columns, schema=SCHEMA))
+    return pa.concat_tables(parts) if parts else SCHEMA.empty_table()
 
 
 def write_predictions(table: pa.Table, path: Path) -> None:
