@@ -343,6 +343,12 @@ def _hint(evidence: Evidence, family: str) -> str:
     return "the modalities may carry no signal for this task, or the budget (max_epochs) is too short"
 
 
+def _sample_method(n: int) -> str:
+    if n > stats.BOOTSTRAP_MAX_SAMPLES:
+        return f"the delta method over samples (above {stats.BOOTSTRAP_MAX_SAMPLES:,} samples, for speed)"
+    return "a paired bootstrap over samples"
+
+
 def _limitations(rec: Recommendation, evidence: Evidence) -> list[str]:
     assert evidence.val is not None
     n_val = evidence.val.labels[evidence.val.tasks[0]].shape[0]
@@ -352,7 +358,7 @@ def _limitations(rec: Recommendation, evidence: Evidence) -> list[str]:
         f"{len(evidence.seeds)} seeds per family; "
         + (where if evidence.folds else f"{n_val} validation samples")
         + f"; {n_test} test samples",
-        f"intervals: {rec.confidence:.0%}, a t interval over seeds plus a paired bootstrap over samples; differences "
+        f"intervals: {rec.confidence:.0%}, a t interval over seeds plus {_sample_method(n_val)}; differences "
         f"with the best are simultaneous (Bonferroni over {max(len(rec.fusions) - 1, 1)} comparisons); margin "
         f"{rec.margin:g}",
         "each family is represented by one configuration from the search; another configuration of a tied family "

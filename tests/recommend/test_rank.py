@@ -55,6 +55,12 @@ def test_a_small_margin_makes_a_tiny_real_difference_a_tie(tmp_path: Path) -> No
     loose = recommend(sweep, margin=0.05, n_boot=300)
     assert strict.fusions[0].fusion == "gated" and strict.fusions[1].diff.high < 0.05
     assert len(loose.tied) == 2
+    assert any("the delta method over samples" in line for line in strict.limitations)  # 20,000 samples
+
+
+def test_the_limitations_name_how_sample_noise_was_estimated(tmp_path: Path) -> None:
+    rec = recommend(write_sweep(tmp_path / "small", {"concat": Family(0.7), "gated": Family(0.72)}), n_boot=300)
+    assert any("plus a paired bootstrap over samples" in line for line in rec.limitations)
 
 
 def test_cheapest_is_not_chosen_when_its_interval_still_allows_a_large_loss(tmp_path: Path) -> None:
