@@ -389,17 +389,26 @@ def _fit(tuner: Any, sweep_dir: Path, experiment: str) -> None:
 
 @contextlib.contextmanager
 def _ray_session(address: str | None, slots: int) -> Iterator[None]:
-    """Ray for one command: joined, or started and shut down at the end; SIGTERM meanwhile stops the sweep as
-    Ctrl-C does (``StopRequest``)."""
-    started = _init_ray(address, slots)
+    """Ray for one command: joined, or started and shut down at the end; SIGTERM and SIGHUP meanwhile stop the sweep
+    as Ctrl-C does (``StopRequest``).
+
+    A closed terminal sends SIGHUP to the whole foreground job, the local Ray's processes included, which it would
+    kill mid-trial. They ignore it: an ignored signal stays ignored in the processes started while it is, and the
+    driver alone stops the stage."""
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, StopRequest.on_signal) if main else None  # after ray.init: it sets one
-    StopRequest.received, StopRequest.disk_full = None, None
+    previous = {signal.SIGHUP: signal.signal(signal.SIGHUP, signal.SIG_IGN)} if main else {}
+    started = False
     try:
+        started = _init_ray(address, slots)
+        if main:  # after ray.init: it sets its own SIGTERM handler
+            previous[signal.SIGTERM] = signal.getsignal(signal.SIGTERM)
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, StopRequest.on_signal)
+        StopRequest.received, StopRequest.disk_full = None, None
         yield
     finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         if started:
             import ray
 

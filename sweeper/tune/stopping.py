@@ -1,4 +1,4 @@
-"""Stopping a Tune stage gracefully from outside its loop: at SIGTERM, or when the disk fills up.
+"""Stopping a Tune stage gracefully from outside its loop: at SIGTERM or SIGHUP, or when the disk fills up.
 
 Tune stops a stage gracefully on Ctrl-C and SIGUSR1 only: its handler sets an event its loop reads, and the running
 trials end as interrupted, resumable. ``StopRequest`` hands other reasons to that same handler.
@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import signal
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,12 @@ class StopRequest:
     sweep as Ctrl-C does: gracefully, its running trials recorded as interrupted, resumable. Ray's driver would
     exit at once instead (``ray.init`` installs ``sys.exit`` for it, and its C++ prints a stack trace first).
 
+    SIGHUP, a closed terminal or ssh session, stops it the same way; what the driver would print to the terminal
+    that is gone then goes nowhere (``detach_hung_up_output``).
+
     Within a Tune fit the request goes to Tune's own stop handler (the one Tune puts on SIGUSR1); outside a fit, or
-    at a second SIGTERM, ``Stopped`` is raised, as a Ctrl-C there raises KeyboardInterrupt.
+    at a second SIGTERM, ``Stopped`` is raised, as a Ctrl-C there raises KeyboardInterrupt. A second SIGHUP is not
+    a user insisting: a terminal that hangs up signals its session's leader, and a shell then signals its jobs.
     """
 
     received: int | None = None  # the stop signal this command received
@@ -34,6 +39,10 @@ class StopRequest:
 
     @classmethod
     def on_signal(cls, signum: int, frame: Any) -> None:
+        if signum == signal.SIGHUP:
+            detach_hung_up_output()
+            if cls.received is not None:  # a hang-up signals the session leader and then the job: not insisting
+                return
         first, cls.received = cls.received is None, signum
         if not (first and cls.stop_fit(signum)):
             raise Stopped(signum)
@@ -66,3 +75,18 @@ class StopRequest:
 
 def is_disk_full(error: str) -> bool:
     return any(mark in error for mark in DISK_FULL)
+
+
+def detach_hung_up_output() -> None:
+    """Standard output and error that went to a terminal now hung up fail every write (EIO), and the graceful stop
+    would die of its first line; they go to the null device instead. A file, a pipe, or a terminal still open
+    (``kill -HUP`` by hand) is kept: a hung-up terminal is the character device that is no longer a terminal."""
+    for fd in (1, 2):
+        try:
+            hung_up = stat.S_ISCHR(os.fstat(fd).st_mode) and not os.isatty(fd)
+        except OSError:  # closed
+            continue
+        if hung_up:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)

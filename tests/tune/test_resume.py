@@ -7,11 +7,15 @@ from its folder and audits Parquet, MLflow and Optuna (``sweeper.tune.audit``).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -176,6 +180,57 @@ def test_ctrl_c_or_sigterm_stops_gracefully_then_resume_finishes(
     final = {r["trial_id"]: r for r in read_trials(sweep).to_pylist()}
     assert len(final) == N
     assert all(final[t]["status"] in ("completed", "pruned") for t in interrupted)  # continued, not started again
+
+
+def test_a_closed_terminal_stops_gracefully_then_resume_finishes(ray_session: None, tmp_path: Path) -> None:
+    """Closing the terminal (or the ssh session) of a sweep: the terminal hangs up and the shell sends SIGHUP to the
+    whole job, its local Ray included. The sweep stops as at Ctrl-C, resumable, instead of dying with its trials."""
+    spec = _spec(tmp_path, NO_CONFIRM, max_epochs=5, grace_period=4, report_every_s=0)
+    command = [sys.executable, "-m", "sweeper", "run", str(spec), "--sweeps-dir", str(tmp_path), "--no-recommend"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray of its own, as in a terminal
+    terminal, slave = pty.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        command, env=env, stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_terminal, close_fds=True
+    )
+    os.close(slave)
+    log = tmp_path / "driver.log"
+    reader = threading.Thread(target=_drain, args=(terminal, log), daemon=True)  # a full terminal blocks the writer
+    reader.start()
+    sweep = tmp_path / "killed"
+    try:
+        _wait(proc, sweep, _one_ended_and_one_early_in_training, "a trial ended and another trained one epoch")
+    finally:
+        os.close(terminal)  # the hang-up
+        os.killpg(proc.pid, signal.SIGHUP)  # and what the shell does then
+    assert proc.wait(timeout=120) == 128 + signal.SIGHUP, log.read_text()[-2000:]
+    client = MlflowClient(read_tracking(sweep)["tracking_uri"])
+    assert client.get_run(read_tracking(sweep)["parent_run_id"]).info.status == "KILLED"
+    rows = read_trials(sweep).to_pylist()
+    interrupted = {r["trial_id"] for r in rows if r["status"] == "interrupted"}
+    assert interrupted and not [r for r in rows if r["status"] in ("running", "failed")], rows
+
+    resume_sweep(sweep, quiet=True)
+    audit = audit_sweep(sweep)
+    assert audit.ok, audit.details
+    final = {r["trial_id"]: r for r in read_trials(sweep).to_pylist()}
+    assert len(final) == N and all(final[t]["status"] in ("completed", "pruned") for t in interrupted)
+
+
+def _drain(terminal: int, log: Path) -> None:
+    with log.open("wb") as out:
+        while True:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:  # closed, or the driver's side is gone
+                return
+            if not chunk:
+                return
+            out.write(chunk)
 
 
 def _tuner(tmp_path: Path, callbacks: list[Any]) -> Any:
