@@ -394,7 +394,7 @@ def _ray_session(address: str | None, slots: int) -> Iterator[None]:
 
     A closed terminal sends SIGHUP to the whole foreground job, the local Ray's processes included, which it would
     kill mid-trial. They ignore it: an ignored signal stays ignored in the processes started while it is, and the
-    driver alone stops the stage."""
+    driver alone stops the stage. Under ``nohup`` (SIGHUP already ignored) the sweep goes on, as asked."""
     main = threading.current_thread() is threading.main_thread()
     previous = {signal.SIGHUP: signal.signal(signal.SIGHUP, signal.SIG_IGN)} if main else {}
     started = False
@@ -402,7 +402,8 @@ def _ray_session(address: str | None, slots: int) -> Iterator[None]:
         started = _init_ray(address, slots)
         if main:  # after ray.init: it sets its own SIGTERM handler
             previous[signal.SIGTERM] = signal.getsignal(signal.SIGTERM)
-            for sig in (signal.SIGTERM, signal.SIGHUP):
+            stops = [signal.SIGTERM] + ([signal.SIGHUP] if previous[signal.SIGHUP] != signal.SIG_IGN else [])
+            for sig in stops:
                 signal.signal(sig, StopRequest.on_signal)
         StopRequest.received, StopRequest.disk_full = None, None
         yield

@@ -221,6 +221,22 @@ def test_a_closed_terminal_stops_gracefully_then_resume_finishes(ray_session: No
     assert len(final) == N and all(final[t]["status"] in ("completed", "pruned") for t in interrupted)
 
 
+@pytest.mark.parametrize("nohup", [False, True], ids=["terminal", "nohup"])
+def test_sighup_stops_a_sweep_unless_nohup_ignores_it(ray_session: None, nohup: bool) -> None:
+    from sweeper.tune.runner import _ray_session
+    from sweeper.tune.stopping import StopRequest
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN if nohup else signal.SIG_DFL)
+    try:
+        with _ray_session(None, 1):
+            during = signal.getsignal(signal.SIGHUP)
+        after = signal.getsignal(signal.SIGHUP)
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert during == (signal.SIG_IGN if nohup else StopRequest.on_signal)
+    assert after == (signal.SIG_IGN if nohup else signal.SIG_DFL)
+
+
 def _drain(terminal: int, log: Path) -> None:
     with log.open("wb") as out:
         while True:
