@@ -44,13 +44,74 @@ def load_sweep_spec(sweep_dir: Path) -> SweepSpec:
 
 
 def read_tracking(sweep_dir: Path) -> dict[str, Any]:
-    """What the sweep saved about its tracking: ``sweep_id``, ``tracking_uri``, ``parent_run_id`` (may be empty)."""
+    """What the sweep saved about its tracking: ``sweep_id``, ``tracking_uri``, ``parent_run_id`` (may be empty).
+
+    A sweep folder moved or copied elsewhere is followed: its own MLflow store is used where it now is (``_follow``).
+    """
+    info = _saved(sweep_dir)
+    moved_from = _moved_from(Path(sweep_dir), info)
+    return _follow(Path(sweep_dir), info, moved_from) if moved_from is not None else info
+
+
+def _saved(sweep_dir: Path) -> dict[str, Any]:
     path = Path(sweep_dir) / TRACKING_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _moved_from(sweep_dir: Path, info: dict[str, Any]) -> Path | None:
+    """The folder this sweep's embedded MLflow store was made in, if that is not where the sweep is now: the saved
+    URI names another folder's ``mlflow.db``, this folder has its own, and the other folder is gone or is a copy of
+    this same sweep (a store given with ``--tracking-uri`` is not followed)."""
+    saved = info.get("tracking_uri")
+    if not isinstance(saved, str) or not saved.startswith("sqlite:///") or not (sweep_dir / MLFLOW_DB).is_file():
+        return None
+    if saved == default_tracking_uri(sweep_dir):
+        return None
+    old_db = Path(saved.removeprefix("sqlite:///"))
+    if old_db.name != MLFLOW_DB:
+        return None
+    if old_db.exists():
+        other = old_db.parent / TRACKING_FILE
+        same_sweep = other.is_file() and json.loads(other.read_text()).get("sweep_id") == info.get("sweep_id")
+        if os.path.samefile(old_db, sweep_dir / MLFLOW_DB) or not same_sweep:
+            return None
+    return old_db.parent
+
+
+def _follow(sweep_dir: Path, info: dict[str, Any], moved_from: Path) -> dict[str, Any]:
+    """Point a moved sweep at its own MLflow store, and the store's artifact URIs at its own artifacts.
+
+    MLflow keeps absolute artifact URIs in its store (experiments, runs, logged models, model versions) and has no
+    way to change them (mlflow/mlflow#3144): they are rewritten here, by prefix, from the old folder to this one.
+    Where the folder is read-only the store is still followed, for this command only; its artifacts then stay
+    unreadable through MLflow (the Parquet results hold everything `sweeper recommend` needs)."""
+    import sqlite3
+
+    old_root = (moved_from / ARTIFACTS_DIR).as_uri()
+    new_root = (sweep_dir.resolve() / ARTIFACTS_DIR).as_uri()
+    here = default_tracking_uri(sweep_dir)
+    try:
+        with contextlib.closing(sqlite3.connect(sweep_dir / MLFLOW_DB)) as db, db:
+            for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+                columns = db.execute(f'PRAGMA table_info("{table}")').fetchall()
+                for column in (c[1] for c in columns if "CHAR" in c[2].upper() or "TEXT" in c[2].upper()):
+                    db.execute(
+                        f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
+                        f'WHERE substr("{column}", 1, ?) = ?',
+                        (new_root, len(old_root) + 1, len(old_root), old_root),
+                    )
+        info = write_tracking(sweep_dir, tracking_uri=here)
+        logger.info("sweep folder moved from %s: its MLflow store and artifact URIs now point here", moved_from)
+    except (OSError, sqlite3.Error) as exc:  # a folder this user may read but not write
+        logger.warning(
+            "sweep folder moved from %s and not writable here (%s): MLflow artifacts stay unreadable", moved_from, exc
+        )
+        info = {**info, "tracking_uri": here}
+    return info
+
+
 def write_tracking(sweep_dir: Path, **values: Any) -> dict[str, Any]:
-    info = {**read_tracking(sweep_dir), **values}
+    info = {**_saved(sweep_dir), **values}
     info.setdefault("sweep_id", uuid.uuid4().hex)
     path = Path(sweep_dir) / TRACKING_FILE
     tmp = path.with_name(path.name + ".tmp")

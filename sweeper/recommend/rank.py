@@ -27,7 +27,7 @@ from sweeper.recommend import stats
 from sweeper.recommend.evidence import Evidence, load_evidence
 from sweeper.recommend.search import SearchSummary, summarise_search
 from sweeper.recommend.sources import CONFIG_PREFIX, download_predictions, read_teacher, rows_from_mlflow
-from sweeper.sweep_folder import held_by
+from sweeper.sweep_folder import held_by, read_tracking
 from sweeper.tracking import default_tracking_uri, read_trials
 from sweeper.tracking.parquet import FETCHED_FROM
 from sweeper.tracking.predictions import PREDICTIONS_DIR
@@ -126,6 +126,8 @@ def recommend(
     if not sweep_dir.is_dir():
         raise SweepError(f"sweep folder {str(sweep_dir)!r} does not exist")
     spec = read_spec(sweep_dir)
+    if source == "mlflow":
+        read_tracking(sweep_dir)  # a sweep folder moved since: its store's artifact URIs follow it (sweep_folder)
     objective = spec.get("objective", {})
     metric = metric or objective.get("metric", "val/mean_macro_f1")
     check_options(metric, mode, prefer, margin, exclude or [])

@@ -47,7 +47,7 @@ class Audit:
 
 def audit_sweep(sweep_dir: Path, *, mlflow: bool = True, optuna: bool = True) -> Audit:
     """Audit a finished (or resumed-to-the-end) sweep folder."""
-    from sweeper.tune.runner import OPTUNA_DB, load_sweep_spec
+    from sweeper.tune.runner import load_sweep_spec, optuna_url
 
     sweep_dir = Path(sweep_dir)
     spec = load_sweep_spec(sweep_dir)
@@ -79,7 +79,7 @@ def audit_sweep(sweep_dir: Path, *, mlflow: bool = True, optuna: bool = True) ->
         discarded = {t["trial_id"] for t in read_trials(sweep_dir, discarded=True).to_pylist()} - {
             t["trial_id"] for t in trials
         }
-        _audit_optuna(f"sqlite:///{sweep_dir / OPTUNA_DB}", spec.name, search, discarded, audit)
+        _audit_optuna(optuna_url(sweep_dir), spec.name, search, discarded, audit)
     return audit
 
 

@@ -25,6 +25,7 @@ from sweeper.sweep_folder import SPEC_FILE, default_tracking_uri, load_sweep_spe
 from sweeper.tracking import MlflowTracker, ParquetResults, SweepCallback, TrialRecord, TrialStatus
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import sweep_params
+from sweeper.tune.relocation import restoring
 from sweeper.tune.stopping import StopRequest, is_disk_full
 from sweeper.tune.storage import StorageMirror, sweep_storage
 from sweeper.tune.trainable import CONFIRM_KEY, DEVICE_KEY, NODE_ID_KEY, USER_ERROR_KEY, reported_epochs
@@ -59,6 +60,10 @@ class TrackerBridge(Callback):
     def __getstate__(self) -> dict:
         # Pickled into tuner.pkl before the sweep starts; the restored copy rebuilds everything in setup.
         return {**self.__dict__, "trackers": [], "records": {}, "_started": False, "_reconciled": False}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.sweep_dir = restoring() or self.sweep_dir  # the folder as it is now, if it was moved since
 
     def setup(self, *args: Any, **info: Any) -> None:
         self.start()  # Tune calls this on a new experiment and on a restored one alike

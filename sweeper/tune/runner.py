@@ -47,6 +47,7 @@ from sweeper.sweep_folder import (
 from sweeper.tracking import TrialStatus, read_trials
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import check_tracking_uri, import_in_background
+from sweeper.tune.relocation import restoring_in
 from sweeper.tune.stopping import StopRequest
 from sweeper.tune.storage import STORAGE_KEY, check_storage_uri, sweep_storage
 from sweeper.tune.teacher import with_teacher
@@ -226,7 +227,7 @@ def _run_stages(
     spec: SweepSpec, sweep_dir: Path, data: MultimodalDataset, *, quiet: bool, confirm: bool | None
 ) -> SweepOutcome:
     tracking_uri = str(read_tracking(sweep_dir)["tracking_uri"])
-    optuna_storage = f"sqlite:///{sweep_dir / OPTUNA_DB}"
+    optuna_storage = optuna_url(sweep_dir)
     data = with_teacher(spec, data, sweep_dir, quiet=quiet)  # trained once: a resume reads the saved one
     started_at = time.time()
     confirm = spec.confirm.enabled if confirm is None else confirm
@@ -277,7 +278,8 @@ def run_search(
         bridge = TrackerBridge(sweep_dir, "search", SEARCH_EXPERIMENT, spec.budget.num_samples, quiet=quiet)
         bridge.start()
         tuner = _build_tuner(spec, sweep_dir, data, bridge, optuna_storage, warm_next=warm_next)
-    _fit(tuner, sweep_dir, SEARCH_EXPERIMENT)
+    with _restoring_in(sweep_dir):  # a restored fit unpickles the searcher's saved state
+        _fit(tuner, sweep_dir, SEARCH_EXPERIMENT)
     return _counts(_stage_rows(sweep_dir, SEARCH_EXPERIMENT))
 
 
@@ -320,7 +322,8 @@ def run_confirmation(
     restored = None
     if latest is not None and restorable(sweep_dir, latest):
         restored = latest
-        _fit(restore_tuner(sweep_dir, latest, spec, data), sweep_dir, restored)
+        with _restoring_in(sweep_dir):
+            _fit(restore_tuner(sweep_dir, latest, spec, data), sweep_dir, restored)
     earlier = read_trials(sweep_dir).to_pylist()
     candidates = select_candidates(spec, earlier, spec.confirm.per_fusion)
     if not candidates:
@@ -392,11 +395,11 @@ def _ray_session(address: str | None, slots: int) -> Iterator[None]:
     """Ray for one command: joined, or started and shut down at the end; SIGTERM and SIGHUP meanwhile stop the sweep
     as Ctrl-C does (``StopRequest``).
 
-    A closed terminal sends SIGHUP to the whole foreground job, the local Ray's processes included, which it would
-    kill mid-trial. They ignore it: an ignored signal stays ignored in the processes started while it is, and the
-    driver alone stops the stage. Under ``nohup`` (SIGHUP already ignored) the sweep goes on, as asked."""
+    A signal to the whole job (a closed terminal's SIGHUP, ``timeout``'s or Slurm's SIGTERM) reaches the driver
+    alone: the local Ray's processes run in sessions of their own (``_own_sessions``). Under ``nohup`` (SIGHUP
+    ignored) the sweep goes on, as asked."""
     main = threading.current_thread() is threading.main_thread()
-    previous = {signal.SIGHUP: signal.signal(signal.SIGHUP, signal.SIG_IGN)} if main else {}
+    previous = {signal.SIGHUP: signal.getsignal(signal.SIGHUP)} if main else {}
     started = False
     try:
         started = _init_ray(address, slots)
@@ -453,10 +456,22 @@ def restore_tuner(sweep_dir: Path, experiment: str, spec: SweepSpec, data: Multi
         where = f"{storage.where}/{experiment}/{newest}"
         raise SweepError(f"Tune's experiment state {where!r} is damaged ({exc}); it cannot be resumed") from None
     align_generator(storage, experiment)  # a kill while Tune copied its state may leave its files out of step
-    return tune.Tuner.restore(
-        storage.path(experiment), trainable=ray_trainable(spec, data), resume_errored=False,
-        storage_filesystem=storage.fs,
-    )  # fmt: skip
+    with _restoring_in(sweep_dir):  # Tune unpickles its callbacks and searcher here
+        return tune.Tuner.restore(
+            storage.path(experiment), trainable=ray_trainable(spec, data), resume_errored=False,
+            storage_filesystem=storage.fs,
+        )  # fmt: skip
+
+
+def _restoring_in(sweep_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """A restored stage's pickled state names this folder, wherever the sweep ran (``sweeper.tune.relocation``)."""
+    storage = sweep_storage(sweep_dir)
+    return restoring_in(sweep_dir, optuna_url(sweep_dir), storage.root, storage.fs)
+
+
+def optuna_url(sweep_dir: Path) -> str:
+    """The sweep's Optuna study storage, SQLite in its folder."""
+    return f"sqlite:///{Path(sweep_dir).resolve() / OPTUNA_DB}"
 
 
 def _experiment_number(name: str) -> int:
@@ -757,19 +772,52 @@ def _start_ray(address: str | None, slots: int) -> None:
             _log_filter(LocalTokenNotice.LOGGER, LocalTokenNotice)
             # address="local": a new Ray on this machine, even where `ray start` left a cluster that ray.init()
             # would otherwise join (it reads /tmp/ray/ray_current_cluster); joining is what --address is for.
-            ray.init(
-                address="local",
-                num_cpus=os.cpu_count(),
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
-                _system_config=warm_workers(slots, os.cpu_count() or 1),
-                _node_ip_address=NODE_IP if isolated() else None,  # None: Ray finds it
-            )
+            with _own_sessions():
+                _init_local_ray(slots)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"connect to the Ray cluster at {address!r}" if address else "start a local Ray"
         raise SweepError(f"cannot {where}: {exc}") from None
     secure_token_file()
+
+
+@contextlib.contextmanager
+def _own_sessions() -> Iterator[None]:
+    """Ray's processes started meanwhile (GCS, raylet and the workers it forks, agents) run in sessions of their own.
+
+    Ray starts them in the driver's process group and blocks only SIGINT in them. A signal to the whole job then
+    killed them mid-trial while the driver was stopping the stage gracefully: SIGTERM from ``timeout`` or Slurm's
+    ``scancel`` (the driver then hung 60 s on the dead GCS and died), SIGHUP from a shell whose terminal closed. On
+    Windows Ray already gives each its own process group (``ConsolePopen``); this does the same on POSIX. They still
+    die with the driver (Ray's fate sharing, PR_SET_PDEATHSIG) and at ``ray.shutdown()``.
+    """
+    from ray._private import services
+
+    popen = services.ConsolePopen
+
+    class Detached(popen):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("start_new_session", True)
+            super().__init__(*args, **kwargs)
+
+    services.ConsolePopen = Detached  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        services.ConsolePopen = popen  # type: ignore[misc]
+
+
+def _init_local_ray(slots: int) -> None:
+    import ray
+
+    ray.init(
+        address="local",
+        num_cpus=os.cpu_count(),
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        _system_config=warm_workers(slots, os.cpu_count() or 1),
+        _node_ip_address=NODE_IP if isolated() else None,  # None: Ray finds it
+    )
 
 
 def trial_slots(spec: SweepSpec) -> int:

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,12 +68,18 @@ def _rows(sweep: Path) -> list[dict[str, Any]]:
         return []
 
 
-def _wait(proc: subprocess.Popen, sweep: Path, ready: Callable[[list[dict[str, Any]]], bool], what: str) -> None:
+def _wait(
+    proc: subprocess.Popen,
+    sweep: Path,
+    ready: Callable[[list[dict[str, Any]]], bool],
+    what: str,
+    stage: str = "search",
+) -> None:
     deadline = time.time() + 240
     while time.time() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"the sweep ended before {what}: {(sweep.parent / 'driver.log').read_text()[-2000:]}")
-        if ready([{**r, "sweep_dir": sweep} for r in _rows(sweep) if r["stage"] == "search"]):
+        if ready([{**r, "sweep_dir": sweep} for r in _rows(sweep) if r["stage"] == stage]):
             return
         time.sleep(0.05)
     pytest.fail(f"timed out waiting for {what}")
@@ -122,6 +129,10 @@ def test_a_sweep_killed_with_sigkill_resumes_with_nothing_lost_or_doubled(
     assert sum(outcome.counts.values()) == N
     if confirm.get("enabled", True):
         assert outcome.confirm_counts == {"completed": 4, "pruned": 0, "failed": 0, "interrupted": 0}  # 4 families
+
+
+def _confirming(rows: list[dict[str, Any]]) -> bool:
+    return _ended(rows) >= 1 and any(r["status"] == "running" for r in rows) and len(rows) < 8
 
 
 def _one_ended_and_one_early_in_training(rows: list[dict[str, Any]]) -> bool:
@@ -182,32 +193,43 @@ def test_ctrl_c_or_sigterm_stops_gracefully_then_resume_finishes(
     assert all(final[t]["status"] in ("completed", "pruned") for t in interrupted)  # continued, not started again
 
 
-def test_a_closed_terminal_stops_gracefully_then_resume_finishes(ray_session: None, tmp_path: Path) -> None:
-    """Closing the terminal (or the ssh session) of a sweep: the terminal hangs up and the shell sends SIGHUP to the
-    whole job, its local Ray included. The sweep stops as at Ctrl-C, resumable, instead of dying with its trials."""
+@pytest.mark.parametrize("how", ["terminal closed", "timeout"])
+def test_a_signal_to_the_whole_job_stops_gracefully_then_resume_finishes(
+    ray_session: None, tmp_path: Path, how: str
+) -> None:
+    """Signals that reach the whole job, its local Ray included: a closed terminal (or ssh session) hangs up and the
+    shell sends SIGHUP to the job; `timeout`, and Slurm's scancel, send SIGTERM to every process of it. The sweep
+    stops as at Ctrl-C, resumable; before, its Ray died under it (trials lost mid-epoch; after SIGTERM the driver
+    hung 60 s on the dead GCS)."""
     spec = _spec(tmp_path, NO_CONFIRM, max_epochs=5, grace_period=4, report_every_s=0)
     command = [sys.executable, "-m", "sweeper", "run", str(spec), "--sweeps-dir", str(tmp_path), "--no-recommend"]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray of its own, as in a terminal
-    terminal, slave = pty.openpty()
-
-    def controlling_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
-        command, env=env, stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_terminal, close_fds=True
-    )
-    os.close(slave)
     log = tmp_path / "driver.log"
-    reader = threading.Thread(target=_drain, args=(terminal, log), daemon=True)  # a full terminal blocks the writer
-    reader.start()
     sweep = tmp_path / "killed"
-    try:
+    if how == "timeout":
+        proc, stop = _start_local(command, env, log), signal.SIGTERM
         _wait(proc, sweep, _one_ended_and_one_early_in_training, "a trial ended and another trained one epoch")
-    finally:
-        os.close(terminal)  # the hang-up
-        os.killpg(proc.pid, signal.SIGHUP)  # and what the shell does then
-    assert proc.wait(timeout=120) == 128 + signal.SIGHUP, log.read_text()[-2000:]
+        os.killpg(proc.pid, stop)  # what `timeout` does: it runs the command in a process group of its own
+    else:
+        terminal, slave = pty.openpty()
+
+        def controlling_terminal() -> None:
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        proc = subprocess.Popen(
+            command, env=env, stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_terminal, close_fds=True
+        )
+        os.close(slave)
+        stop = signal.SIGHUP
+        reader = threading.Thread(target=_drain, args=(terminal, log), daemon=True)  # a full terminal blocks writes
+        reader.start()
+        try:
+            _wait(proc, sweep, _one_ended_and_one_early_in_training, "a trial ended and another trained one epoch")
+        finally:
+            os.close(terminal)  # the hang-up
+            os.killpg(proc.pid, stop)  # and what the shell does then
+    assert proc.wait(timeout=60) == 128 + stop, log.read_text()[-2000:]
     client = MlflowClient(read_tracking(sweep)["tracking_uri"])
     assert client.get_run(read_tracking(sweep)["parent_run_id"]).info.status == "KILLED"
     rows = read_trials(sweep).to_pylist()
@@ -219,6 +241,11 @@ def test_a_closed_terminal_stops_gracefully_then_resume_finishes(ray_session: No
     assert audit.ok, audit.details
     final = {r["trial_id"]: r for r in read_trials(sweep).to_pylist()}
     assert len(final) == N and all(final[t]["status"] in ("completed", "pruned") for t in interrupted)
+
+
+def _start_local(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @pytest.mark.parametrize("nohup", [False, True], ids=["terminal", "nohup"])
@@ -235,6 +262,43 @@ def test_sighup_stops_a_sweep_unless_nohup_ignores_it(ray_session: None, nohup: 
         signal.signal(signal.SIGHUP, before)
     assert during == (signal.SIG_IGN if nohup else StopRequest.on_signal)
     assert after == (signal.SIG_IGN if nohup else signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("how", ["moved", "copied"])
+def test_a_sweep_folder_moved_or_copied_resumes_where_it_is_now(ray_session: None, tmp_path: Path, how: str) -> None:
+    """Tune's saved state, the Optuna storage and the MLflow store name the folder the sweep ran in. A moved folder's
+    resume failed; a copy's would have written into the original. Both now resume in place, the original untouched."""
+    # Copied: stopped in the confirmation stage, whose grid creates trials after the restore too (they once
+    # checkpointed into the original).
+    confirm = NO_CONFIRM if how == "moved" else {"seeds": 2, "small_val": 0}
+    proc = _start(tmp_path, _spec(tmp_path, confirm, max_epochs=5, grace_period=4, report_every_s=0))
+    sweep = tmp_path / "killed"
+    if how == "moved":
+        _wait(proc, sweep, _one_ended_and_one_early_in_training, "a trial ended and another trained one epoch")
+    else:
+        _wait(proc, sweep, _confirming, "a confirmation run ended and another runs", stage="confirm")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    there = tmp_path / "elsewhere" / "renamed"
+    there.parent.mkdir()
+    (shutil.move if how == "moved" else shutil.copytree)(sweep, there)
+    original = {p: p.read_bytes() for p in sorted(sweep.rglob("*")) if p.is_file()} if how == "copied" else {}
+
+    resume_sweep(there, quiet=True)
+    audit = audit_sweep(there)
+    assert audit.ok, audit.details
+    assert len(read_trials(there)) == N + (0 if how == "moved" else 8)  # 4 families x 2 seeds
+    saved = read_tracking(there)
+    assert saved["tracking_uri"] == f"sqlite:///{there.resolve() / 'mlflow.db'}"
+    client = MlflowClient(saved["tracking_uri"])
+    parent = client.get_run(saved["parent_run_id"])
+    assert parent.info.status == "FINISHED" and parent.info.artifact_uri.startswith(
+        (there / "mlartifacts").resolve().as_uri()
+    )
+    if how == "moved":
+        assert not sweep.exists()
+    else:  # the original, byte for byte as it was
+        assert {p: p.read_bytes() for p in sorted(sweep.rglob("*")) if p.is_file()} == original
 
 
 def _drain(terminal: int, log: Path) -> None:
