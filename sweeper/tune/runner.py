@@ -48,7 +48,7 @@ from sweeper.tracking import TrialStatus, read_trials
 from sweeper.tracking.console import ConsoleProgress
 from sweeper.tracking.mlflow_tracker import check_tracking_uri, import_in_background
 from sweeper.tune.relocation import restoring_in
-from sweeper.tune.stopping import StopRequest
+from sweeper.tune.stopping import DiskFullTraceback, StopRequest
 from sweeper.tune.storage import STORAGE_KEY, check_storage_uri, sweep_storage
 from sweeper.tune.teacher import with_teacher
 from sweeper.tune.workers import use_idle_workers, warm_workers
@@ -595,6 +595,8 @@ def _quiet_tune() -> None:
     _log_filter(TuneStopNotice.LOGGER, TuneStopNotice)
     _log_filter("ray.tune.execution.experiment_state", TempFileSyncRace)
     _log_filter(TuneRestoreFailure.LOGGER, TuneRestoreFailure)
+    for name in DiskFullTraceback.LOGGERS:
+        _log_filter(name, DiskFullTraceback)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from ConsoleProgress
 
 

@@ -7,6 +7,7 @@ trials end as interrupted, resumable. ``StopRequest`` hands other reasons to tha
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shlex
 import shutil
@@ -17,7 +18,8 @@ from typing import Any
 
 from sweeper.errors import Stopped
 
-DISK_FULL = (f"[Errno {errno.ENOSPC}]", os.strerror(errno.ENOSPC))  # how an OSError for a full disk prints
+# how a full disk prints: an OSError, and SQLite's SQLITE_FULL (the MLflow and Optuna stores)
+DISK_FULL = (f"[Errno {errno.ENOSPC}]", os.strerror(errno.ENOSPC), "database or disk is full")
 
 
 class StopRequest:
@@ -90,3 +92,30 @@ def detach_hung_up_output() -> None:
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, fd)
             os.close(null)
+
+
+class DiskFullTraceback(logging.Filter):
+    """A full disk fails many things at once, and each logs its traceback before sweeper's one line says what
+    happened and what to do: every running trial's task (Ray Tune, and Ray's report of an unhandled task error), Tune's
+    experiment-state snapshot, MLflow's SQLite store. 216 lines of stderr in ``tests/tune/test_disk_full.py``'s
+    sweep. A record about a full disk keeps its first line and the error's line; the traceback goes. Anything else
+    is left as it was logged."""
+
+    LOGGERS = (
+        "ray.tune.execution.tune_controller",
+        "ray.tune.execution.experiment_state",
+        "ray._private.worker",
+        "mlflow.store.db.utils",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        text = record.getMessage()
+        lines = [*str(error or "").splitlines(), *text.splitlines()]
+        cause = next((line.strip() for line in lines if is_disk_full(line)), None)
+        if cause is None:
+            return True
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        record.msg = first if cause in first else f"{first} {cause}".strip()
+        record.args, record.exc_info, record.exc_text = None, None, None
+        return True

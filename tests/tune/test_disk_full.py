@@ -86,7 +86,9 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_it_resumes_once_there_is_ro
     assert result["filled_mib"] > 0  # the disk was filled while the sweep ran
     last = result["stderr"].strip().splitlines()[-1]
     assert result["rc"] == 1 and last.startswith("error: the disk ran out of space ("), result["stderr"][-3000:]
-    assert "sweeper resume" in last and "Traceback" not in "\n".join(result["stderr"].splitlines()[-3:])
+    assert "sweeper resume" in last and "Traceback" not in result["stderr"], result["stderr"][-3000:]
+    # Ray Tune, Ray and MLflow each say what failed in a line, not a traceback (216 lines of stderr before)
+    assert len(result["stderr"].strip().splitlines()) <= 12, result["stderr"][-3000:]
     assert result["resume_rc"] == 0, result["resume_stderr"]
     assert result["audit_ok"], result["audit"]
     assert len(result["statuses"]) == 6 and set(result["statuses"]) <= {"completed", "pruned"}, result["statuses"]
