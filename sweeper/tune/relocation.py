@@ -3,8 +3,9 @@
 Tune pickles the driver-side callbacks, the searcher and the search algorithm's experiment with the stage, and all
 name the folder the sweep ran in: ``TrackerBridge`` its sweep folder, the Optuna storage the URL of the folder's
 ``optuna.db``, the experiment the storage new trials checkpoint to. Unpickled as they were, a moved folder's resume
-failed (`sweep folder ... does not exist`, `unable to open database file`), and a copy's resume wrote its results,
-trials and checkpoints into the original's. While ``restoring_in`` holds, they name the folder being restored.
+failed (`sweep folder ... does not exist`, `unable to open database file`). A copy's resume, the original still in
+place, wrote its new trials' checkpoints into the original (seen), and its bridge and Optuna storage named the
+original's results and study. While ``restoring_in`` holds, they name the folder being restored.
 
 Tune itself moves the trials it restores (``TuneController._restore_trials`` gives them the new storage,
 ray-project/ray#40647) but not the experiment its search algorithm creates new trials from, so a trial started
